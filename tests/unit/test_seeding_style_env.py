@@ -1,0 +1,84 @@
+import random
+import sys
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+
+from mlbook_utils import PALETTE, environment_report, seed_everything, use_book_style
+
+
+def test_seed_everything_seeds_python_and_numpy():
+    seed_everything(7)
+    a = (random.random(), np.random.rand())
+    rng = seed_everything(7)
+    assert (random.random(), np.random.rand()) == a
+    assert rng.random() == np.random.default_rng(7).random()
+
+
+def test_seed_everything_seeds_torch_on_request():
+    torch = pytest.importorskip("torch")
+    seed_everything(3, torch=True)
+    a = torch.rand(3)
+    seed_everything(3, torch=True)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_seed_everything_leaves_torch_alone_when_told(monkeypatch):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    seed_everything(0, torch=False)
+    assert torch.equal(torch.rand(1), expected)
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"), [(-1, ValueError), (2**32, ValueError), (1.0, TypeError), ("1", TypeError),
+                        (None, TypeError), (True, TypeError)]
+)
+def test_seed_everything_rejects_bad_seeds(seed, error):
+    with pytest.raises(error, match="seed"):
+        seed_everything(seed)
+
+
+def test_seed_everything_rejects_bad_torch_flag():
+    with pytest.raises(TypeError, match="torch must be"):
+        seed_everything(0, torch="yes")
+
+
+def test_book_style_sets_opaque_colourblind_safe_defaults():
+    mpl.rcdefaults()
+    use_book_style()
+    assert mpl.rcParams["figure.facecolor"] == "white"
+    assert mpl.rcParams["savefig.transparent"] is False
+    assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == list(PALETTE[:3])
+    use_book_style(font_scale=2)
+    assert mpl.rcParams["font.size"] == 20
+    mpl.rcdefaults()
+
+
+@pytest.mark.parametrize(("scale", "error"), [(0, ValueError), (-1.0, ValueError), ("big", TypeError)])
+def test_book_style_rejects_bad_scale(scale, error):
+    with pytest.raises(error, match="font_scale"):
+        use_book_style(font_scale=scale)
+
+
+def test_environment_report_lists_versions():
+    report = environment_report(["numpy", "surely-not-installed-pkg"])
+    assert list(report.columns) == ["component", "version"]
+    versions = dict(zip(report["component"], report["version"]))
+    assert versions["numpy"] == np.__version__
+    assert versions["surely-not-installed-pkg"] == "not installed"
+    assert versions["python"] == sys.version.split()[0]
+
+
+def test_environment_report_default_covers_the_book():
+    names = set(environment_report()["component"])
+    assert {"scikit-learn", "torch", "jupyter-book", "mlbook-utils"} <= names
+
+
+@pytest.mark.parametrize("bad", ["numpy", ["numpy", ""], [3]])
+def test_environment_report_rejects_bad_input(bad):
+    with pytest.raises(TypeError):
+        environment_report(bad)
