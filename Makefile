@@ -1,0 +1,62 @@
+# The book's two commands: `make book` and `make test`. Both create .venv on first use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Any Sphinx warning fails the build; --nitpick also reports every unresolved reference.
+JB_FLAGS := --warningiserror --nitpick --keep-going
+# The pages run offline; make sure nothing tries to phone home.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.PHONY: help venv book notebooks test test-unit test-pages clean distclean print-jb-flags
+
+help:
+	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
+	@echo "make test   - unit tests, site build, every page through nbval, output and timing checks"
+	@echo "make clean  - remove _build (make distclean also removes .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned requirements into $(VENV) (first time: a few minutes)"
+	@$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	@$(BIN)/python -m pip install --quiet --progress-bar off --no-deps --editable .
+	@$(BIN)/python -m pip check
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+book: venv
+	@start=$$(date +%s); \
+	$(BIN)/jupyter-book build $(JB_FLAGS) . ; \
+	echo "Built in $$(( $$(date +%s) - start )) s. Open file://$(CURDIR)/_build/html/index.html"
+
+notebooks: venv
+	@$(BIN)/python -m tests.notebooks _build/notebooks
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit --doctest-modules mlbook_utils -q
+
+# The pages as notebooks through nbval (2 workers, one notebook per worker at a time, one BLAS
+# thread each so they do not fight over the two cores), the
+# built site's checks and the safety-net tests, in one pytest run.
+test-pages: venv notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=60 \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py
+
+test: test-unit book test-pages
+
+print-jb-flags:
+	@echo $(JB_FLAGS)
+
+clean:
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,110 @@
+"""Checks of the built site (`make book` first): what a reader sees on every page.
+
+- every executable page shows its outputs (they are embedded at build time);
+- no output shows a warning, an error or anything written to stderr;
+- no glue role or other MyST syntax is left unrendered;
+- every image a page shows exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import jupytext
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.notebooks import ROOT, notebook_pages, toc_pages
+
+HTML = ROOT / "_build" / "html"
+# How Python prints a warning or an exception, and how a logger prints one.
+WARNING_TEXT = re.compile(
+    r"\b\w*(Warning|Error|Exception)\b:|Traceback \(most recent call last\)|^\s*(WARNING|ERROR)\b",
+    re.MULTILINE,
+)
+
+
+def find_warning_outputs(html: str) -> list[str]:
+    """Cell outputs in a rendered page that show stderr text, a warning or a traceback."""
+    soup = BeautifulSoup(html, "html.parser")
+    found: list[str] = []
+    for output in soup.select(".cell_output"):
+        for err in output.select(".stderr"):
+            found.append("stderr: " + err.get_text().strip())
+        text = output.get_text()
+        for match in WARNING_TEXT.finditer(text):
+            line = text[text.rfind("\n", 0, match.start()) + 1 : text.find("\n", match.end())]
+            found.append(line.strip())
+    return found
+
+
+def html_of(page: Path) -> Path:
+    return HTML / page.relative_to(ROOT).with_suffix(".html")
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.fail("no built site in _build/html: run `make book` first (make test does)")
+    return HTML
+
+
+PAGES = toc_pages()
+NOTEBOOK_PAGES = notebook_pages()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_is_built(site, page):
+    assert html_of(page).exists(), f"{page} is in _toc.yml but was not built"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_outputs_are_embedded(site, page):
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    assert soup.select(".cell_output"), f"{page}: no cell outputs in the built page"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_warning_in_any_output(site, page):
+    found = find_warning_outputs(html_of(page).read_text(encoding="utf-8"))
+    assert not found, f"{page} shows warnings or errors to readers:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_unrendered_markup(site, page):
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    article = soup.select_one("article") or soup
+    for pre in article.select("pre, code"):
+        pre.decompose()  # code may legitimately show MyST syntax
+    text = article.get_text()
+    leftovers = re.findall(r"\{(?:glue|glue:text|cite|footcite|ref|numref|doc|eq)[^}]*\}`", text)
+    assert not leftovers, f"{page}: unrendered roles {leftovers}"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_named_figures_are_rendered(site, page):
+    """A cell whose metadata names a figure must show that figure, with an image in it."""
+    names = [
+        cell.metadata["mystnb"]["figure"]["name"]
+        for cell in jupytext.read(page).cells
+        if cell.cell_type == "code" and "name" in cell.metadata.get("mystnb", {}).get("figure", {})
+    ]
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    for name in names:
+        figure = soup.find(id=name)
+        assert figure is not None, f"{page}: figure {name} is missing from the built page"
+        assert figure.find("img"), f"{page}: figure {name} has no image"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_image_exists(site, page):
+    path = html_of(page)
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    for img in soup.select("img"):
+        src = img.get("src", "")
+        if urlparse(src).scheme in {"http", "https", "data"}:
+            continue
+        target = (path.parent / unquote(src)).resolve()
+        assert target.exists(), f"{page}: image {src} is missing"
