@@ -6,6 +6,7 @@ the figure style and an environment report. It never re-implements what scikit-l
 matplotlib already provide.
 """
 
+from mlbook_utils.compare import compare_models, plot_decision_regions
 from mlbook_utils.data import Dataset, list_datasets, load_dataset
 from mlbook_utils.envreport import environment_report
 from mlbook_utils.seeding import seed_everything
@@ -16,11 +17,13 @@ from mlbook_utils.synthetic import make_churn, make_sine_data
 __all__ = [
     "PALETTE",
     "Dataset",
+    "compare_models",
     "environment_report",
     "list_datasets",
     "load_dataset",
     "make_churn",
     "make_sine_data",
+    "plot_decision_regions",
     "seed_everything",
     "train_val_test_split",
     "use_book_style",
