@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -21,6 +21,7 @@ help:
 	@echo "make clean  - remove _build (make distclean also removes .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The book is pinned for Python 3.11; got " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned requirements into $(VENV) (first time: a few minutes)"
 	@$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
@@ -30,7 +31,16 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-book: venv
+# MathJax from the pinned PyPI copy, copied into the site (only the parts a page loads: 2.4 MB).
+MATHJAX := _build/site-extra/mathjax/tex-mml-chtml.js
+$(MATHJAX): $(STAMP)
+	@$(BIN)/python -c 'import mathjax, pathlib, shutil, sys; \
+	src = pathlib.Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"; \
+	dst = pathlib.Path(sys.argv[1]).parent; shutil.rmtree(dst, ignore_errors=True); \
+	[shutil.copytree(src / d, dst / d) for d in ("output/chtml/fonts/woff-v2", "input/tex/extensions")]; \
+	shutil.copy(src / "tex-mml-chtml.js", dst)' $@
+
+book: venv $(MATHJAX)
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build $(JB_FLAGS) . ; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open file://$(CURDIR)/_build/html/index.html"

@@ -3,7 +3,9 @@
 - every executable page shows its outputs (they are embedded at build time);
 - no output shows a warning, an error or anything written to stderr;
 - no glue role or other MyST syntax is left unrendered;
-- every image a page shows exists.
+- every image a page shows exists;
+- nothing a page loads (scripts, styles, fonts, images, MathJax) comes from another host, so the
+  site works opened from disk, offline.
 """
 
 from __future__ import annotations
@@ -108,3 +110,21 @@ def test_every_image_exists(site, page):
             continue
         target = (path.parent / unquote(src)).resolve()
         assert target.exists(), f"{page}: image {src} is missing"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_resource_from_another_host(site, page):
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    loaded = [s.get("src") for s in soup.find_all(["script", "img", "iframe"])]
+    loaded += [
+        link.get("href") for link in soup.find_all("link")
+        if set(link.get("rel", [])) & {"stylesheet", "preload", "icon", "modulepreload"}
+    ]
+    remote = [url for url in loaded if url and urlparse(url).scheme in {"http", "https", ""}
+              and urlparse(url).netloc]
+    assert not remote, f"{page} loads from other hosts: {remote}"
+
+
+def test_mathjax_is_served_locally(site):
+    assert (HTML / "mathjax" / "tex-mml-chtml.js").exists()
+    assert (HTML / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
