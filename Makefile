@@ -13,7 +13,7 @@ JB_FLAGS := --warningiserror --nitpick --keep-going
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv book notebooks test test-unit test-pages clean distclean print-jb-flags
+.PHONY: help venv book notebooks colab test test-unit test-pages clean distclean print-jb-flags
 
 help:
 	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
@@ -48,6 +48,11 @@ book: venv $(MATHJAX)
 notebooks: venv
 	@$(BIN)/python -m tests.notebooks _build/notebooks
 
+# The notebooks the Colab and Binder buttons open, generated beside the pages from the pages
+# and the last build (commit them; make test fails when they are out of date).
+colab: book
+	@$(BIN)/python -m tests.colab
+
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit --doctest-modules mlbook_utils -q
 
@@ -58,7 +63,8 @@ test-pages: venv notebooks
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=60 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py
+	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py \
+	  tests/test_colab.py tests/test_binder.py tests/test_browser.py
 
 test: test-unit book test-pages
 

@@ -62,6 +62,14 @@ def notebook_pages(root: Path = ROOT) -> list[Path]:
     return [p for p in toc_pages(root) if is_notebook_page(p)]
 
 
+def chapter_pages(root: Path = ROOT) -> list[Path]:
+    """The notebook pages of the chapters (``book/NN-name/page.md``), which follow every page
+    convention of CONTRIBUTING.md; back-matter pages such as the status page do not."""
+    import re
+
+    return [p for p in notebook_pages(root) if re.fullmatch(r"\d\d-[\w-]+", p.parent.name)]
+
+
 def convert(out_dir: Path, root: Path = ROOT) -> list[Path]:
     """Write each notebook page as ``.ipynb`` under ``out_dir``; return the written paths."""
     out_dir.mkdir(parents=True, exist_ok=True)

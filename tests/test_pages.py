@@ -13,9 +13,9 @@ import jupytext
 import pytest
 
 from tests.book_plugin import page_budget
-from tests.notebooks import ROOT, notebook_pages, toc_pages
+from tests.notebooks import ROOT, chapter_pages, toc_pages
 
-PAGES = notebook_pages()
+PAGES = chapter_pages()
 IDS = [str(p.relative_to(ROOT)) for p in PAGES]
 BIB = ROOT / "book" / "references.bib"
 

@@ -91,6 +91,8 @@ def build(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     (book / "book").mkdir()
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
+    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")
+    (book / "_build" / "site-extra").mkdir(parents=True)  # html_extra_path (MathJax in `make book`)
     (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (book / "page.md").write_text(text)
     return subprocess.run(

@@ -128,3 +128,33 @@ def test_no_resource_from_another_host(site, page):
 def test_mathjax_is_served_locally(site):
     assert (HTML / "mathjax" / "tex-mml-chtml.js").exists()
     assert (HTML / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def _ids(path: Path, cache: dict[Path, set[str]]) -> set[str]:
+    if path not in cache:
+        soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+        cache[path] = {tag["id"] for tag in soup.find_all(id=True)}
+    return cache[path]
+
+
+def test_every_internal_link_resolves(site):
+    """Every relative link of every built page points at a file that exists, and at an
+    anchor that exists in it."""
+    cache: dict[Path, set[str]] = {}
+    broken = []
+    for path in sorted(HTML.rglob("*.html")):
+        if "_static" in path.parts or "_sources" in path.parts:
+            continue
+        soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+        for a in soup.find_all("a", href=True):
+            url = urlparse(a["href"])
+            if url.scheme or url.netloc or a["href"].startswith(("mailto:", "javascript:")):
+                continue
+            target = (path.parent / unquote(url.path)).resolve() if url.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{path.relative_to(HTML)}: {a['href']} (no such file)")
+            elif url.fragment and target.suffix == ".html" and url.fragment not in _ids(target, cache):
+                broken.append(f"{path.relative_to(HTML)}: {a['href']} (no such anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:30])

@@ -1,0 +1,340 @@
+"""Generate the notebooks that the Colab and Binder buttons open, from the pages.
+
+``python -m tests.colab`` writes ``book/<chapter>/<page>.ipynb`` beside each notebook page
+``book/<chapter>/<page>.md``; ``python -m tests.colab --check`` fails if a committed notebook
+differs from what the pages and the last build produce. The notebooks are generated, never
+edited by hand: `make colab` regenerates them and `make test` checks them.
+
+What changes from the page:
+
+- a first code cell installs what the runtime lacks (``mlbook_utils`` and any imported library
+  that is missing; never PyTorch, which Colab ships with a build for its GPU) and stands in for
+  ``myst_nb.glue``;
+- MyST-only syntax becomes plain Markdown: glued numbers are replaced by the values of the last
+  build (so the notebook reads like the website), citations by author and year with the
+  references listed at the end, exercises, solutions and notes by bold headings and quotes,
+  cross-references by figure and equation numbers or links to the website;
+- cells the website hides (the checks of the text's claims) stay, marked as such.
+
+Sphinx ignores these ``.ipynb`` files (``_config.yml`` excludes them); sphinx-book-theme points
+the Colab and Binder buttons at them because they stand beside the page.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+from tests.notebooks import ROOT, notebook_pages
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+SITE_URL = CONFIG["html"]["baseurl"].rstrip("/") + "/"
+REPO_URL = CONFIG["repository"]["url"].rstrip("/")
+MLBOOK_UTILS_SPEC = f"mlbook-utils @ git+{REPO_URL}"
+BIB = ROOT / "book" / "references.bib"
+CACHE = ROOT / "_build" / ".jupyter_cache"
+
+# Import name -> pip name, for the libraries a page may import. Anything imported that is not
+# here and not in the standard library is an error, so that a new import cannot silently miss
+# its install step.
+PIP_NAMES = {
+    "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "sklearn": "scikit-learn",
+    "matplotlib": "matplotlib", "statsmodels": "statsmodels", "joblib": "joblib",
+    "xgboost": "xgboost", "shap": "shap", "lime": "lime", "optuna": "optuna",
+    "mlflow": "mlflow", "kfp": "kfp", "fastapi": "fastapi", "uvicorn": "uvicorn",
+    "httpx": "httpx", "pydantic": "pydantic", "skl2onnx": "skl2onnx",
+    "onnxruntime": "onnxruntime", "onnx": "onnx", "skops": "skops", "yaml": "pyyaml",
+    "IPython": "ipython", "cloudpickle": "cloudpickle", "PIL": "pillow",
+}
+NEVER_INSTALL = {"torch"}  # Colab's own build matches its GPU; a pip reinstall would replace it
+NOT_NEEDED = {"myst_nb"}  # replaced by the stand-in in the set-up cell
+
+
+def _glued_values(page: Path) -> dict[str, object]:
+    """Values the page glued in the last build, read from myst-nb's execution cache."""
+    from jupyter_cache import get_cache
+
+    if not CACHE.is_dir():
+        raise FileNotFoundError("no execution cache in _build: run `make book` first")
+    cache = get_cache(str(CACHE))
+    records = [r for r in cache.list_cache_records() if Path(r.uri).resolve() == page.resolve()]
+    if not records:
+        raise FileNotFoundError(f"{page} has not been executed by `make book` yet")
+    record = max(records, key=lambda r: r.created)
+    values: dict[str, object] = {}
+    for cell in cache.get_cache_bundle(record.pk).nb.cells:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is None:
+                continue
+            prefix = out["metadata"]["scrapbook"].get("mime_prefix", "")
+            text = out.get("data", {}).get(prefix + "text/plain", "")
+            try:
+                values[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                values[name] = text.strip("'\"")
+    return values
+
+
+def _bib_entries() -> dict[str, dict[str, str]]:
+    from pybtex.database import parse_file
+
+    out = {}
+    for key, entry in parse_file(str(BIB)).entries.items():
+        people = entry.persons.get("author", [])
+        last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        if len(last) == 1:
+            authors = last[0]
+        elif len(last) == 2:
+            authors = f"{last[0]} and {last[1]}"
+        else:
+            authors = f"{last[0]} et al."
+        fields = {k: v.replace("{", "").replace("}", "") for k, v in entry.fields.items()}
+        venue = fields.get("journal") or fields.get("booktitle") or fields.get("publisher", "")
+        doi = f" https://doi.org/{fields['doi']}" if "doi" in fields else ""
+        out[key] = {
+            "short": authors,
+            "year": fields.get("year", ""),
+            "full": f"{authors} ({fields.get('year', '')}). {fields.get('title', '')}. {venue}.{doi}",
+        }
+    return out
+
+
+def _site_link(page: Path, target: str) -> str:
+    rel = (page.parent / target).resolve().relative_to(ROOT)
+    return SITE_URL + str(rel) + ".html"
+
+
+class _Converter:
+    """Rewrites one page's markdown cells from MyST to plain Markdown."""
+
+    def __init__(self, page: Path, glued: dict[str, object], bib: dict[str, dict[str, str]]):
+        self.page, self.glued, self.bib = page, glued, bib
+        self.cited: list[str] = []
+        self.figures: dict[str, int] = {}
+        self.equations: dict[str, int] = {}
+
+    def glue(self, match: re.Match) -> str:
+        key, _, spec = match.group(2).partition(":")
+        if key not in self.glued:
+            raise KeyError(f"{self.page}: glue key {key!r} has no value in the last build")
+        value = self.glued[key]
+        return format(value, spec) if spec else str(value)
+
+    def cite(self, match: re.Match) -> str:
+        kind, keys = match.group(1) or ":p", [k.strip() for k in match.group(2).split(",")]
+        for key in keys:
+            if key not in self.cited:
+                self.cited.append(key)
+        if kind == ":t":
+            return "; ".join(f"{self.bib[k]['short']} ({self.bib[k]['year']})" for k in keys)
+        return "(" + "; ".join(f"{self.bib[k]['short']} {self.bib[k]['year']}" for k in keys) + ")"
+
+    def role(self, match: re.Match) -> str:
+        kind, content = match.group(1), match.group(2)
+        text, _, target = content.partition(" <")
+        target = target.rstrip(">") if target else text
+        if kind == "numref":
+            return f"Figure {self.figures.get(target, '?')}"
+        if kind == "eq":
+            return f"({self.equations.get(target, '?')})"
+        if kind == "doc":
+            label = text if content.endswith(">") else Path(target).name.replace("-", " ")
+            return f"[{label}]({_site_link(self.page, target)})"
+        return text  # ref and anything else: keep the visible text
+
+    def markdown(self, source: str) -> str:
+        src = re.sub(r"^\([\w:-]+\)=\s*$\n?", "", source, flags=re.M)  # label targets
+        src = re.sub(r"\{glue(:text|:md)?\}`([^`]+)`", self.glue, src)
+        src = re.sub(r"\{footcite(:t|:p|:ts|:ps)?\}`([^`]+)`", self.cite, src)
+        src = re.sub(r"\{(numref|eq|doc|ref)\}`([^`]+)`", self.role, src)
+
+        def equation(m: re.Match) -> str:
+            number = self.equations.setdefault(m.group(2), len(self.equations) + 1)
+            return f"$$\n{m.group(1).strip()}\n\\tag{{{number}}}\n$$"
+
+        src = re.sub(r"\$\$(.+?)\$\$\s*\((eq:[\w-]+)\)", equation, src, flags=re.S)
+        src = re.sub(r"```\{solution-start\}[^\n]*\n(:[^\n]*\n)*```", "**Solution**", src)
+        src = re.sub(r"```\{solution-end\}\s*```", "", src)
+
+        def directive(m: re.Match) -> str:
+            name, title, body = m.group(1), m.group(2).strip(), m.group(3)
+            body = re.sub(r"^:[\w-]+:[^\n]*\n", "", body, flags=re.M).strip()
+            if name == "nb-exec-table":
+                return f"The execution times are listed on the [website]({SITE_URL}book/status.html)."
+            if name == "footbibliography":
+                return "\n".join(f"- {self.bib[k]['full']}" for k in self.cited)
+            if name == "exercise":
+                return f"**Exercise: {title}**\n\n{body}" if title else f"**Exercise**\n\n{body}"
+            heading = title or name.capitalize()
+            quoted = "\n".join("> " + line if line else ">" for line in body.splitlines())
+            return f"> **{heading}.**\n>\n{quoted}"
+
+        src = re.sub(r"```\{([\w-]+)\}([^\n]*)\n(.*?)```", directive, src, flags=re.S)
+        leftover = re.findall(r"\{[\w:-]+\}`|```\{", src)
+        if leftover:
+            raise ValueError(f"{self.page}: MyST syntax left after conversion: {leftover}")
+        return src.strip()
+
+
+def _imports(code: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def setup_cell(modules: set[str]) -> str:
+    """The first cell: install what the runtime lacks, and stand in for myst_nb.glue."""
+    third_party = sorted(m for m in modules if m not in sys.stdlib_module_names
+                         and m not in NOT_NEEDED and m not in NEVER_INSTALL and m != "mlbook_utils")
+    unknown = [m for m in third_party if m not in PIP_NAMES]
+    if unknown:
+        raise KeyError(f"add the pip names of {unknown} to PIP_NAMES in tests/colab.py")
+    wanted = {m: PIP_NAMES[m] for m in third_party}
+    lines = [
+        "# Set-up for Colab and Binder, generated from the page: install what this runtime lacks.",
+        "import importlib.util, os, subprocess, sys",
+        "",
+        "wanted = {",
+        '    "mlbook_utils": os.environ.get("MLBOOK_UTILS_SPEC", '
+        f'"{MLBOOK_UTILS_SPEC}"),',
+        *[f'    "{m}": "{p}",' for m, p in wanted.items()],
+        "}",
+        "missing = [pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None]",
+        "if missing:",
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)',
+    ]
+    if "torch" in modules:
+        lines += [
+            'if importlib.util.find_spec("torch") is None:',
+            '    raise RuntimeError("This page needs PyTorch: use a runtime that has it (Colab does).")',
+        ]
+    lines += [
+        "",
+        "",
+        "def glue(name, value, display=True):",
+        '    """Stand-in for myst_nb.glue: on the website the value appears inside the text."""',
+        "    if display:",
+        "        from IPython.display import display as show",
+        "",
+        "        show(value)",
+    ]
+    return "\n".join(lines)
+
+
+def colab_notebook(page: Path, glued: dict[str, object] | None = None,
+                   bib: dict[str, dict[str, str]] | None = None) -> nbformat.NotebookNode:
+    """The Colab/Binder notebook for one page."""
+    nb = jupytext.read(page)
+    conv = _Converter(page, _glued_values(page) if glued is None else glued,
+                      _bib_entries() if bib is None else bib)
+    modules: set[str] = set()
+    cells = []
+    figure_count = 0
+    # Number figures and equations in reading order first: a reference may come before the
+    # figure or equation it names.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                figure_count += 1
+                conv.figures[name] = figure_count
+    for eq in re.findall(r"\$\$.+?\$\$\s*\((eq:[\w-]+)\)", "\n".join(
+            c.source for c in nb.cells if c.cell_type == "markdown"), flags=re.S):
+        conv.equations.setdefault(eq, len(conv.equations) + 1)
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            text = conv.markdown(cell.source)
+            if text:
+                cells.append(nbformat.v4.new_markdown_cell(text))
+            continue
+        source = re.sub(r"^from myst_nb import glue\n", "", cell.source, flags=re.M)
+        if cell.source.lstrip().startswith("%"):
+            modules_here: set[str] = set()
+        else:
+            modules_here = _imports(source)
+        modules |= modules_here
+        tags = cell.metadata.get("tags", [])
+        if "remove-cell" in tags:
+            source = "# Checks of what the text says about the results (hidden on the website).\n" + source
+        cells.append(nbformat.v4.new_code_cell(source))
+        figure = cell.metadata.get("mystnb", {}).get("figure")
+        if figure:
+            caption = " ".join(str(figure.get("caption", "")).split())
+            number = conv.figures[figure["name"]]
+            cells.append(nbformat.v4.new_markdown_cell(f"*Figure {number}: {caption}*"))
+
+    rel = page.relative_to(ROOT).with_suffix(".html")
+    intro = nbformat.v4.new_markdown_cell(
+        f"*This notebook is generated from a page of the book "
+        f"[AI/ML Crash Course: From Fundamentals to Production]({SITE_URL}{rel}); run the "
+        f"set-up cell first. The numbers quoted in the text are those of the website's build.*"
+    )
+    out = nbformat.v4.new_notebook()
+    out.cells = [cells[0], intro, nbformat.v4.new_code_cell(setup_cell(modules)), *cells[1:]] \
+        if cells and cells[0].cell_type == "markdown" else \
+        [intro, nbformat.v4.new_code_cell(setup_cell(modules)), *cells]
+    out.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []},
+        "accelerator": "GPU" if "torch" in modules else "None",
+    }
+    for i, c in enumerate(out.cells):
+        c["id"] = f"cell-{i}"  # stable ids, so regenerating gives identical files
+    return out
+
+
+def target_of(page: Path) -> Path:
+    return page.with_suffix(".ipynb")
+
+
+def generate(check: bool = False) -> list[str]:
+    """Write (or, with check=True, compare) every page's notebook; return the problems."""
+    bib = _bib_entries()
+    problems = []
+    pages = notebook_pages()
+    for page in pages:
+        text = nbformat.writes(colab_notebook(page, bib=bib)) + "\n"
+        target = target_of(page)
+        old = target.read_text(encoding="utf-8") if target.exists() else ""
+        if check:
+            if old != text:
+                diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
+                                                    str(target), "generated", n=1))
+                problems.append(f"{target.relative_to(ROOT)} is out of date:\n{diff[:2000]}")
+        elif old != text:
+            target.write_text(text, encoding="utf-8")
+    expected = {target_of(p) for p in pages}
+    for stray in (ROOT / "book").rglob("*.ipynb"):
+        if stray not in expected:
+            problems.append(f"{stray.relative_to(ROOT)} has no page: delete it")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    problems = generate(check=check)
+    for p in problems:
+        print(p)
+    if problems:
+        print("Run `make colab` and commit the notebooks." if check else "")
+        return 1
+    print("Colab notebooks are up to date." if check else "Colab notebooks written.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

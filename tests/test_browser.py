@@ -1,0 +1,124 @@
+"""Every page of the built site in a real browser (headless Chromium), offline.
+
+Requests to any host other than the local server are blocked and counted as failures. Each page
+must load with no console error and no failed request, typeset all its math (no raw TeX left),
+load every image, and, for executable pages, offer Binder and Colab links to the generated
+notebook. Search must find words from the chapters.
+
+Skipped, with a message, where Chromium is not installed (`.ci/run` installs Debian's chromium).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.notebooks import ROOT, is_notebook_page, toc_pages
+
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine: install Debian's `chromium` package "
+    "(`.ci/run` does) to run the browser tests"
+)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+PAGES = toc_pages()
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail("no built site in _build/html: run `make book` first (make test does)")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, server, path):
+    """Open a page with other hosts blocked; return (page, problems seen while loading)."""
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+
+    def route(r):
+        host = urlparse(r.request.url).netloc
+        if r.request.url.startswith("data:") or host == urlparse(server).netloc:
+            r.continue_()
+        else:
+            problems.append(f"request to another host: {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(f"{server}/{path}", wait_until="networkidle")
+    return page, problems
+
+
+@pytest.mark.parametrize("src", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_in_browser(browser, server, src):
+    rel = src.relative_to(ROOT).with_suffix(".html").as_posix()
+    page, problems = open_page(browser, server, rel)
+    try:
+        # MathJax typesets asynchronously: wait until every math element holds its output.
+        page.wait_for_function(
+            "[...document.querySelectorAll('.math')].every(e => e.querySelector('mjx-container'))",
+            timeout=20_000,
+        )
+        raw_tex = page.evaluate(
+            "[...document.querySelectorAll('article p, article li')]"
+            ".map(e => e.innerText).filter(t => /\\$\\$|\\\\\\(|\\\\\\[|\\\\frac|\\\\mathrm/.test(t))"
+        )
+        broken = page.evaluate(
+            "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+        )
+        links = page.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
+    finally:
+        page.close()
+    assert not problems, f"{rel}:\n" + "\n".join(problems)
+    assert not raw_tex, f"{rel}: raw TeX left: {raw_tex[:3]}"
+    assert not broken, f"{rel}: images that did not load: {broken}"
+    if is_notebook_page(src):
+        ipynb = src.relative_to(ROOT).with_suffix(".ipynb").as_posix()
+        assert any(h.startswith("https://mybinder.org/") and h.endswith(ipynb) for h in links), \
+            f"{rel}: no Binder link to {ipynb}"
+        assert any(h.startswith("https://colab.research.google.com/") and h.endswith(ipynb)
+                   for h in links), f"{rel}: no Colab link to {ipynb}"
+
+
+@pytest.mark.parametrize("word", ["gradient", "overfitting", "churn"])
+def test_search_finds_chapter_words(browser, server, word):
+    page, problems = open_page(browser, server, f"search.html?q={word}")
+    try:
+        page.wait_for_selector("#search-results li", timeout=20_000)
+        hits = page.locator("#search-results li").count()
+    finally:
+        page.close()
+    assert hits > 0, f"search for {word!r} found nothing"
+    assert not problems, "\n".join(problems)
