@@ -22,7 +22,8 @@ import pytest
 from tests.notebooks import ROOT, is_notebook_page, toc_pages
 
 HTML = ROOT / "_build" / "html"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
+                None)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on this machine: install Debian's `chromium` package "
     "(`.ci/run` does) to run the browser tests"
