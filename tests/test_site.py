@@ -158,3 +158,29 @@ def test_every_internal_link_resolves(site):
             elif url.fragment and target.suffix == ".html" and url.fragment not in _ids(target, cache):
                 broken.append(f"{path.relative_to(HTML)}: {a['href']} (no such anchor)")
     assert not broken, "broken internal links:\n" + "\n".join(broken[:30])
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_figure_has_a_caption_and_alt_text(site, page):
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    for img in soup.select("article .cell_output img"):
+        figure = img.find_parent("figure")
+        assert figure is not None and figure.find("figcaption"), (
+            f"{page}: a figure without a caption (name it in the cell's mystnb.figure metadata)"
+        )
+        alt = img.get("alt", "")
+        assert alt and not alt.endswith(".png"), f"{page}: image {img.get('src')} has no alt text"
+
+
+def test_figures_have_an_opaque_background():
+    """Figures keep their white canvas in the site's dark mode: no transparent pixels at the
+    corners (a transparent figure's dark text would vanish on the dark background)."""
+    from matplotlib.image import imread
+
+    images = sorted((HTML / "_images").glob("*.png"))
+    assert images, "no figures in the built site"
+    for png in images:
+        pixels = imread(png)
+        if pixels.ndim == 3 and pixels.shape[2] == 4:
+            corners = pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3]
+            assert (corners > 0.99).all(), f"{png.name} has a transparent background"

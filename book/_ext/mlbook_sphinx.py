@@ -5,6 +5,8 @@
   one copy of each script.
 - The theme's colour mode is empty unless set, which logs "Got invalid theme mode": follow the
   reader's system setting.
+- A figure's image gets its caption as alt text (myst-nb leaves the file path there), so screen
+  readers and text browsers describe the figure.
 - The theme's ".ipynb" download is the executed notebook, written without outputs when the page
   came from the execution cache. Offer the generated notebook (the one Colab and Binder open,
   tests/colab.py) instead, so the download always runs as is.
@@ -32,6 +34,20 @@ def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None
         context["default_mode"] = "auto"
 
 
+def _caption_as_alt_text(app: Sphinx, doctree, docname) -> None:
+    from docutils import nodes
+
+    for figure in doctree.findall(nodes.figure):
+        captions = list(figure.findall(nodes.caption))
+        if not captions:
+            continue
+        text = " ".join(captions[0].astext().split())
+        for image in figure.findall(nodes.image):
+            alt = image.get("alt", "")
+            if not alt or alt == image.get("uri") or alt.endswith((".png", ".svg", ".jpg")):
+                image["alt"] = text
+
+
 def _offer_generated_notebooks(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -46,5 +62,6 @@ def _offer_generated_notebooks(app: Sphinx, exception) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _page_context, priority=10_000)
+    app.connect("doctree-resolved", _caption_as_alt_text)
     app.connect("build-finished", _offer_generated_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
