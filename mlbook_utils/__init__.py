@@ -6,6 +6,7 @@ the figure style and an environment report. It never re-implements what scikit-l
 matplotlib already provide.
 """
 
+from mlbook_utils.churn import ChurnFeatures, build_churn_pipeline
 from mlbook_utils.compare import compare_models, plot_decision_regions
 from mlbook_utils.data import Dataset, list_datasets, load_dataset
 from mlbook_utils.envreport import environment_report
@@ -16,7 +17,9 @@ from mlbook_utils.synthetic import make_churn, make_sine_data
 
 __all__ = [
     "PALETTE",
+    "ChurnFeatures",
     "Dataset",
+    "build_churn_pipeline",
     "compare_models",
     "environment_report",
     "list_datasets",
