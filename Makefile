@@ -9,6 +9,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Any Sphinx warning fails the build; --nitpick also reports every unresolved reference.
 JB_FLAGS := --warningiserror --nitpick --keep-going
+# One thread per numerical library: the build and the two test workers share two cores, and
+# OpenMP/OpenBLAS threads competing for them made single fits 10-40x slower on a busy machine.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 # The pages run offline; make sure nothing tries to phone home.
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
@@ -60,7 +65,7 @@ test-unit: venv
 # thread each so they do not fight over the two cores), the
 # built site's checks and the safety-net tests, in one pytest run.
 test-pages: venv notebooks
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope \
+	$(BIN)/python -m pytest -n 2 --dist loadscope \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=60 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py \

@@ -4,6 +4,8 @@
   page's front matter (``mlbook: {budget_s: 30}``). The last cell of a page over budget fails.
 - **No stderr.** A cell that writes anything to stderr (a warning, a progress bar, a log line)
   fails, with the text shown: readers must never see a warning in the book.
+- **Nothing left behind.** nbval runs each page with its notebook's folder as the working
+  directory; any file a page leaves there (a model, a database, a log) fails the run.
 - **Timings.** The seconds each page took (kernel start included) are printed at the end of the
   run as a table and written to ``_build/page-timings.md`` and ``_build/page-timings.json``.
 
@@ -153,3 +155,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     ]
     (out_dir / "page-timings.md").write_text("\n".join(lines) + "\n")
     tr.write_line(f"written to {out_dir / 'page-timings.md'}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or not _page_seconds:
+        return
+    folders = {session.config.rootpath / Path(nodeid).parent for nodeid in _page_seconds}
+    left = sorted(
+        str(path) for folder in folders if folder.is_dir()
+        for path in folder.iterdir() if path.suffix != ".ipynb"
+    )
+    if left:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "pages left files behind in their working directory (use a temporary folder):\n  "
+            + "\n  ".join(left), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

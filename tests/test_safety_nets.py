@@ -104,7 +104,8 @@ def build(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
 def nbval(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     """Run a page through nbval with the book's plugin, as `make test` does."""
     nb = jupytext.reads(text, fmt="md:myst")
-    path = tmp_path / "page.ipynb"
+    (tmp_path / "nb").mkdir()
+    path = tmp_path / "nb" / "page.ipynb"  # its folder must stay clean; timings go to tmp_path
     path.write_text(nbformat.writes(nb))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLBOOK_TIMINGS_DIR": str(tmp_path)}
     return subprocess.run(
@@ -145,6 +146,12 @@ class TestNbvalFails:
     def test_deprecation_warning_is_reported_as_stderr(self, tmp_path):
         result = nbval(tmp_path, page(BROKEN["a DeprecationWarning"]))
         assert "wrote to stderr" in result.stdout and "old API" in result.stdout
+
+    def test_page_that_leaves_a_file_behind_fails(self, tmp_path):
+        litter = GOOD + '\n```{code-cell} ipython3\nopen("model.pkl", "w").close()\n```\n'
+        result = nbval(tmp_path, page(litter))
+        assert result.returncode != 0
+        assert "left files behind" in result.stdout and "model.pkl" in result.stdout
 
     def test_page_over_its_budget_fails(self, tmp_path):
         slow = GOOD + "\n```{code-cell} ipython3\nimport time\ntime.sleep(1.5)\n```\n"
