@@ -82,3 +82,18 @@ def test_environment_report_default_covers_the_book():
 def test_environment_report_rejects_bad_input(bad):
     with pytest.raises(TypeError):
         environment_report(bad)
+
+
+def test_package_exports_resolve_lazily():
+    import subprocess
+    import sys
+
+    import mlbook_utils
+
+    for name in mlbook_utils.__all__:
+        assert getattr(mlbook_utils, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mlbook_utils.nope  # noqa: B018
+    code = "import sys, mlbook_utils; mlbook_utils.make_churn; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "make_churn must not import matplotlib"
