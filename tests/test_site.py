@@ -184,3 +184,18 @@ def test_figures_have_an_opaque_background():
         if pixels.ndim == 3 and pixels.shape[2] == 4:
             corners = pixels[[0, 0, -1, -1], [0, -1, 0, -1], 3]
             assert (corners > 0.99).all(), f"{png.name} has a transparent background"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_offers_its_source_and_a_notebook_for_download(site, page):
+    rel = page.relative_to(ROOT)
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    hrefs = {a["href"] for a in soup.find_all("a", href=True)}
+    for suffix in (".md", ".ipynb"):
+        assert any(h.endswith(f"_sources/{rel.with_suffix(suffix).as_posix()}") for h in hrefs), (
+            f"{page}: no download link for its {suffix}"
+        )
+    notebook = HTML / "_sources" / rel.with_suffix(".ipynb")
+    assert "install what this runtime lacks" in notebook.read_text(encoding="utf-8"), (
+        f"{page}: the downloadable notebook is not the generated, runnable one"
+    )
