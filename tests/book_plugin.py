@@ -161,9 +161,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput") or not _page_seconds:
         return
     folders = {session.config.rootpath / Path(nodeid).parent for nodeid in _page_seconds}
+    # A notebook folder may hold other chapters' notebook folders; anything else in it (a file,
+    # or a folder without notebooks such as mlruns/) was left there by a page.
+    def is_notebook_tree(path: Path) -> bool:
+        return path.is_dir() and any(path.rglob("*.ipynb"))
+
     left = sorted(
         str(path) for folder in folders if folder.is_dir()
-        for path in folder.iterdir() if path.suffix != ".ipynb"
+        for path in folder.iterdir()
+        if not (path.suffix == ".ipynb" and path.is_file()) and not is_notebook_tree(path)
     )
     if left:
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(
