@@ -18,7 +18,7 @@ export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv book notebooks colab test test-unit test-pages clean distclean print-jb-flags
+.PHONY: help venv book notebooks colab test test-unit test-service test-pages clean distclean print-jb-flags
 
 help:
 	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
@@ -71,7 +71,14 @@ test-pages: venv notebooks
 	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py \
 	  tests/test_colab.py tests/test_binder.py tests/test_browser.py
 
-test: test-unit book test-pages
+# The prediction service against a real uvicorn process (hostile requests, a load test) and the
+# deployment files (Kubernetes schemas, Dockerfile, a venv built like the image). Run on their
+# own, before the pages, so that the load test cannot slow down the page timings.
+test-service: venv
+	$(BIN)/python -m pytest tests/test_service.py tests/test_deploy.py -q -p no:cacheprovider
+	@cat _build/load-test.txt
+
+test: test-unit test-service book test-pages
 
 print-jb-flags:
 	@echo $(JB_FLAGS)

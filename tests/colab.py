@@ -54,7 +54,12 @@ PIP_NAMES = {
     "httpx": "httpx", "pydantic": "pydantic", "skl2onnx": "skl2onnx",
     "onnxruntime": "onnxruntime", "onnx": "onnx", "skops": "skops", "yaml": "pyyaml",
     "IPython": "ipython", "cloudpickle": "cloudpickle", "PIL": "pillow",
-    "threadpoolctl": "threadpoolctl",
+    "threadpoolctl": "threadpoolctl", "kubernetes_validate": "kubernetes-validate",
+}
+# mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
+SUBMODULE_NEEDS = {
+    "mlbook_utils.serving": {"fastapi", "uvicorn", "httpx", "skops"},
+    "mlbook_utils.versioning": {"skops"},
 }
 NEVER_INSTALL = {"torch"}  # Colab's own build matches its GPU; a pip reinstall would replace it
 NOT_NEEDED = {"myst_nb"}  # replaced by the stand-in in the set-up cell
@@ -195,8 +200,10 @@ def _imports(code: str) -> set[str]:
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
+            names |= set().union(*(SUBMODULE_NEEDS.get(a.name, set()) for a in node.names))
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
+            names |= SUBMODULE_NEEDS.get(node.module, set())
     return names
 
 
