@@ -18,7 +18,7 @@ export MKL_NUM_THREADS ?= 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv book notebooks colab test test-unit test-service test-pages clean distclean print-jb-flags
+.PHONY: help venv book notebooks colab test test-unit test-service test-pages serve-pins clean distclean print-jb-flags
 
 help:
 	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
@@ -79,6 +79,10 @@ test-service: venv
 	@cat _build/load-test.txt
 
 test: test-unit test-service book test-pages
+
+# Regenerate deploy/requirements-serve.txt from the venv after changing a pin the service uses.
+serve-pins: venv
+	$(BIN)/python tests/serve_pins.py
 
 print-jb-flags:
 	@echo $(JB_FLAGS)
