@@ -45,7 +45,17 @@ $(MATHJAX): $(STAMP)
 	[shutil.copytree(src / d, dst / d) for d in ("output/chtml/fonts/woff-v2", "input/tex/extensions")]; \
 	shutil.copy(src / "tex-mml-chtml.js", dst)' $@
 
+# myst-nb's execution cache is keyed on a page's code cells only, but outputs also depend on
+# mlbook_utils and on the files in deploy/ that the Chapter 8 pages read: when any of them
+# changes, drop the cache so that no page shows outputs of the old code.
+CACHE_DEPS = mlbook_utils/*.py .dockerignore deploy/Dockerfile deploy/*.yaml deploy/*.txt deploy/k8s/*.yaml
+
 book: venv $(MATHJAX)
+	@deps=$$(cat $(CACHE_DEPS) | sha256sum | cut -c1-16); \
+	if [ "$$(cat _build/.cache-deps 2>/dev/null)" != "$$deps" ]; then \
+	  [ -d _build/.jupyter_cache ] && echo "mlbook_utils or deploy/ changed: executing every page again"; \
+	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$deps" > _build/.cache-deps; \
+	fi
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build $(JB_FLAGS) . ; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open file://$(CURDIR)/_build/html/index.html"

@@ -55,6 +55,7 @@ PIP_NAMES = {
     "onnxruntime": "onnxruntime", "onnx": "onnx", "skops": "skops", "yaml": "pyyaml",
     "IPython": "ipython", "cloudpickle": "cloudpickle", "PIL": "pillow",
     "threadpoolctl": "threadpoolctl", "kubernetes_validate": "kubernetes-validate",
+    "packaging": "packaging",
 }
 # mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
 SUBMODULE_NEEDS = {
@@ -207,21 +208,41 @@ def _imports(code: str) -> set[str]:
     return names
 
 
-def setup_cell(modules: set[str]) -> str:
-    """The first cell: install what the runtime lacks, and stand in for myst_nb.glue."""
+def setup_cell(modules: set[str], needs_repo: bool = False) -> str:
+    """The first cell: install what the runtime lacks, and stand in for myst_nb.glue.
+
+    ``needs_repo`` (front matter ``mlbook: {needs_repo: true}``): the page reads files of the
+    repository (``deploy/``) next to the package, so the cell clones the repository and installs
+    the package from that clone instead of from the git URL.
+    """
     third_party = sorted(m for m in modules if m not in sys.stdlib_module_names
                          and m not in NOT_NEEDED and m not in NEVER_INSTALL and m != "mlbook_utils")
     unknown = [m for m in third_party if m not in PIP_NAMES]
     if unknown:
         raise KeyError(f"add the pip names of {unknown} to PIP_NAMES in tests/colab.py")
     wanted = {m: PIP_NAMES[m] for m in third_party}
+    package = [] if needs_repo else [
+        '    "mlbook_utils": os.environ.get("MLBOOK_UTILS_SPEC", '
+        f'"{MLBOOK_UTILS_SPEC}"),']
     lines = [
         "# Set-up for Colab and Binder, generated from the page: install what this runtime lacks.",
         "import importlib.util, os, subprocess, sys",
         "",
+    ]
+    if needs_repo:
+        lines += [
+            "# This page reads the repository's deploy/ folder: use a clone of the repository.",
+            'spec = importlib.util.find_spec("mlbook_utils")',
+            'if spec is None or not os.path.isdir(os.path.join(os.path.dirname(spec.origin), os.pardir, "deploy")):',
+            '    if not os.path.isdir("ml-crash-course"):',
+            f'        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "{REPO_URL}", "ml-crash-course"], check=True)',
+            '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "ml-crash-course"], check=True)',
+            '    sys.path.insert(0, os.path.abspath("ml-crash-course"))',
+            "",
+        ]
+    lines += [
         "wanted = {",
-        '    "mlbook_utils": os.environ.get("MLBOOK_UTILS_SPEC", '
-        f'"{MLBOOK_UTILS_SPEC}"),',
+        *package,
         *[f'    "{m}": "{p}",' for m, p in wanted.items()],
         "}",
         "missing = [pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None]",
@@ -297,9 +318,10 @@ def colab_notebook(page: Path, glued: dict[str, object] | None = None,
         f"measured times will differ on your machine.*"
     )
     out = nbformat.v4.new_notebook()
-    out.cells = [cells[0], intro, nbformat.v4.new_code_cell(setup_cell(modules)), *cells[1:]] \
-        if cells and cells[0].cell_type == "markdown" else \
-        [intro, nbformat.v4.new_code_cell(setup_cell(modules)), *cells]
+    needs_repo = bool((nb.metadata.get("mlbook") or {}).get("needs_repo"))
+    setup = nbformat.v4.new_code_cell(setup_cell(modules, needs_repo))
+    out.cells = [cells[0], intro, setup, *cells[1:]] \
+        if cells and cells[0].cell_type == "markdown" else [intro, setup, *cells]
     out.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},

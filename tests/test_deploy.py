@@ -183,13 +183,24 @@ def test_image_installs_only_pinned_requirements():
     installs = [a for k, a in dockerfile() if k == "RUN" and "pip install" in a]
     assert installs, "no pip install in the Dockerfile"
     for command in installs:
-        assert "--no-deps" in command, f"pip may pull unpinned dependencies: {command}"
-        assert "-r /tmp/requirements-serve.txt" in command or command.endswith(" /src"), command
+        for pip in command.split("&&"):
+            assert "--no-deps" in pip, f"pip may pull unpinned dependencies: {pip}"
+            target = pip.split()[-1]
+            assert target in {"/tmp/requirements-serve.txt", "/src"} or re.fullmatch(r"[\w-]+==[\w.]+", target), pip
+            if "==" in target:  # a pinned build tool: the version the book's venv has
+                name, version = target.split("==")
+                assert version_of(name) == version, f"{target}: the book tests {version_of(name)}"
     copies = [a.split() for k, a in dockerfile() if k == "COPY" and "--from" not in a]
     for *sources, _dest in copies:
         for source in sources:
             assert (ROOT / source).exists(), f"COPY {source}: no such file"
             assert dockerignore_keeps(source), f"COPY {source}: excluded by .dockerignore"
+
+
+def version_of(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
 
 
 def dockerignore_keeps(path: str) -> bool:
@@ -245,38 +256,56 @@ def test_compose_builds_this_dockerfile_and_binds_loopback():
 
 # ---------------------------------------------------------------- the image's environment, built for real
 
+def build_stage() -> list[tuple[str, str]]:
+    steps = dockerfile()
+    first_from = min(i for i, (k, _) in enumerate(steps) if k == "FROM")
+    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
+    return steps[first_from + 1:last_from]
+
+
 @pytest.fixture(scope="module")
-def image_venv(tmp_path_factory):
-    """A venv built like the image: the pinned runtime with --no-deps, then the package."""
+def image_build(tmp_path_factory):
+    """Replay the build stage's RUN lines, with the image's paths mapped to a temporary folder.
+
+    COPY is done by copying the same files; the build stage's ENV is applied except
+    PIP_NO_CACHE_DIR (pip's cache spares the test a download of every wheel).
+    """
     tmp = tmp_path_factory.mktemp("image")
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "install", "--no-deps", "--only-binary=:all:", "-r",
-                    str(DEPLOY / "requirements-serve.txt")], check=True)
-    src = tmp / "src"  # a copy, so that pip's build folder never lands in the repository
-    src.mkdir()
+    paths = {"/opt/venv": tmp / "venv", "/tmp/requirements-serve.txt": DEPLOY / "requirements-serve.txt",
+             "/src": tmp / "src", "/models": tmp / "models"}
+    (tmp / "src").mkdir()
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "mlbook_utils", src / "mlbook_utils",
+        shutil.copy(ROOT / name, tmp / "src" / name)
+    shutil.copytree(ROOT / "mlbook_utils", tmp / "src" / "mlbook_utils",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([*pip, "install", "--no-deps", str(src)], check=True)
-    return venv
+    env = {"PATH": f"{tmp / 'venv' / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp)}
+    for keyword, args in build_stage():
+        if keyword == "ENV" and not args.startswith("PATH="):
+            env.update(dict(pair.split("=", 1) for pair in shlex.split(args)))
+        elif keyword == "RUN":
+            command = args
+            for image_path, here in paths.items():
+                command = command.replace(image_path, str(here))
+            python = sys.executable if "-m venv" in command else "python"
+            command = re.sub(r"^python ", f"{python} ", command)
+            env.pop("PIP_NO_CACHE_DIR", None)
+            done = subprocess.run(["sh", "-c", command], env=env, cwd=tmp, capture_output=True, text=True)
+            assert done.returncode == 0, f"RUN {args}\n{done.stdout}\n{done.stderr}"
+    return {"venv": tmp / "venv", "models": tmp / "models"}
 
 
-def test_the_image_environment_serves_with_its_own_command(image_venv, tmp_path):
+def test_the_image_environment_serves_with_its_own_command(image_build, tmp_path):
     from mlbook_utils.serving import free_port
 
-    python = str(image_venv / "bin" / "python")
+    venv, models = image_build["venv"], image_build["models"]
+    python = str(venv / "bin" / "python")
     check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
     # the one gap is deliberate: a server draws no figures, so the image leaves matplotlib out
     assert check.stdout.strip() == "mlbook-utils 0.1.0 requires matplotlib, which is not installed.", check.stdout
     assert subprocess.run([python, "-c", "import matplotlib"], capture_output=True).returncode != 0
-    models = tmp_path / "models"
+    assert (models / "churn" / "v1" / "metadata.json").is_file(), "the build stage saved the model"
     env = {**image_env(), "HOME": str(tmp_path), "MLBOOK_MODEL_ROOT": str(models),
-           "PATH": f"{image_venv / 'bin'}:{os.environ['PATH']}"}  # the image's /opt/venv/bin
-    subprocess.run([python, "-m", "mlbook_utils.serving", "export-model", str(models)],
-                   check=True, env=env, cwd=tmp_path, capture_output=True)
+           "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}  # the image's /opt/venv/bin
     port = free_port()
     cmd = exec_form("CMD")
     cmd[cmd.index("--port") + 1] = str(port)
@@ -294,3 +323,4 @@ def test_the_image_environment_serves_with_its_own_command(image_venv, tmp_path)
         server.terminate()
         out, _ = server.communicate(timeout=20)
     assert "loaded churn v1" in out, out
+    assert "Application shutdown complete" in out, out
