@@ -43,6 +43,21 @@ def test_notebook_starts_with_the_setup_cell(page):
     assert "{glue" not in text and "{footcite" not in text and "```{" not in text
 
 
+@pytest.mark.parametrize("page", notebook_pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_that_read_the_repository_clone_it_on_colab(page):
+    """A page that reads files beside the package (deploy/) works only in a checkout: its
+    front matter must say so, and then its notebook clones the repository."""
+    text = page.read_text()
+    reads_repo = "mlbook_utils.__file__" in text
+    declares = "needs_repo: true" in text.split("\n---", 1)[0]
+    assert reads_repo == declares, "set `mlbook: {needs_repo: true}` exactly when the page reads the checkout"
+    setup = next(c for c in nbformat.read(target_of(page), as_version=4).cells if c.cell_type == "code")
+    compile(setup.source, "setup", "exec")
+    assert ('"git", "clone"' in setup.source) == declares
+    if declares:
+        assert '"mlbook_utils":' not in setup.source, "installed from the clone, not from the git URL"
+
+
 def _pins() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
