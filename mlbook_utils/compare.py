@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,7 @@ def plot_decision_regions(
     title: str | None = None,
     alpha: float = 0.25,
     grid_resolution: int = 200,
+    contours: Sequence[float] | None = None,
 ) -> Axes:
     """Draw a fitted classifier's decision regions over two features, with the data on top.
 
@@ -124,6 +125,10 @@ def plot_decision_regions(
         Opacity of the regions, between 0 and 1.
     grid_resolution:
         Grid points per axis (at least 10).
+    contours:
+        Score levels to trace as black lines, from the same grid (no second pass over it): for
+        example ``[-1, 0, 1]`` with ``"decision_function"`` draws an SVM's boundary solid and
+        its margins dashed. Needs a score ``response_method``.
 
     Returns
     -------
@@ -154,6 +159,13 @@ def plot_decision_regions(
         raise ValueError(f"at most {len(PALETTE)} classes can be drawn, got {len(classes)}")
     if response_method != "predict" and len(classes) != 2:
         raise ValueError(f"response_method={response_method!r} needs a binary classifier")
+    if contours is not None:
+        if response_method == "predict":
+            raise ValueError("contours need a score: pass response_method='decision_function' "
+                             "or 'predict_proba'")
+        levels = sorted(float(level) for level in contours)
+        if not levels:
+            raise ValueError("contours must list at least one level")
 
     if ax is None:
         _, ax = plt.subplots()
@@ -166,10 +178,14 @@ def plot_decision_regions(
         extra = {"cmap": ListedColormap(colours), "levels": [-0.5, 0.5, 1.5]}
     else:
         extra = {"cmap": "RdBu_r"}
-    DecisionBoundaryDisplay.from_estimator(
+    display = DecisionBoundaryDisplay.from_estimator(
         estimator, X, response_method=response_method, grid_resolution=grid_resolution,
         alpha=alpha, ax=ax, **extra,
     )
+    if contours is not None:
+        neutral = 0.5 if response_method == "predict_proba" else 0.0  # where the boundary lies
+        ax.contour(display.xx0, display.xx1, display.response, levels=levels, colors="black",
+                   linewidths=1, linestyles=["-" if v == neutral else "--" for v in levels])
     for colour, cls in zip(colours, classes):
         inside = y_arr == cls
         ax.scatter(X_arr[inside, 0], X_arr[inside, 1], s=16, color=colour, edgecolor="white",

@@ -74,6 +74,20 @@ def test_plot_decision_regions_labels_axes_from_a_frame():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("width", "height")
 
 
+def test_plot_decision_regions_traces_score_contours():
+    from sklearn.svm import SVC
+
+    X, y = make_blobs(n_samples=60, centers=2, random_state=6)
+    model = SVC(kernel="linear").fit(X, y)
+    ax = plot_decision_regions(model, X, y, response_method="decision_function", contours=[1, 0, -1])
+    (lines,) = [c for c in ax.collections if hasattr(c, "levels") and list(c.levels) == [-1.0, 0.0, 1.0]]
+    assert lines.get_linestyles()[1] == (0, None)  # the boundary is solid
+    with pytest.raises(ValueError, match="contours need a score"):
+        plot_decision_regions(model, X, y, contours=[0])
+    with pytest.raises(ValueError, match="at least one level"):
+        plot_decision_regions(model, X, y, response_method="decision_function", contours=[])
+
+
 def test_plot_decision_regions_rejects_bad_input():
     X, y = make_blobs(40, centers=2, random_state=1)
     model = LogisticRegression().fit(X, y)
