@@ -178,6 +178,8 @@ class _Converter:
 
         def directive(m: re.Match) -> str:
             name, title, body = m.group(1), m.group(2).strip(), m.group(3)
+            if name == "literalinclude":
+                return literal_include(self.page.parent / title, body)
             body = re.sub(r"^:[\w-]+:[^\n]*\n", "", body, flags=re.M).strip()
             if name == "nb-exec-table":
                 return f"The execution times are listed on the [website]({SITE_URL}book/status.html)."
@@ -194,6 +196,27 @@ class _Converter:
         if leftover:
             raise ValueError(f"{self.page}: MyST syntax left after conversion: {leftover}")
         return src.strip()
+
+
+def literal_include(path: Path, options: str) -> str:
+    """A ``literalinclude`` as a fenced code block with the file's text, selected by Sphinx's
+    own reader (``:pyobject:``, ``:start-at:``, ``:end-before:``, ``:dedent:``, ...)."""
+    from types import SimpleNamespace
+
+    from sphinx.directives.code import LiteralIncludeReader
+
+    opts: dict[str, object] = {}
+    for key, value in re.findall(r"^:([\w-]+):[ \t]*([^\n]*)$", options, flags=re.M):
+        value = value.strip()
+        if value[:1] in {"'", '"'}:  # MyST reads directive options as YAML
+            value = yaml.safe_load(value)
+        opts[key] = int(value) if key == "dedent" else value
+    language = str(opts.pop("language", ""))
+    opts.pop("emphasize-lines", None)
+    opts.pop("caption", None)
+    text, _ = LiteralIncludeReader(str(path), opts, SimpleNamespace(source_encoding="utf-8")).read()
+    shown = path.resolve().relative_to(ROOT)
+    return f"`{shown}`:\n\n```{language}\n{text.rstrip()}\n```"
 
 
 def _imports(code: str) -> set[str]:

@@ -58,6 +58,15 @@ def test_pages_that_read_the_repository_clone_it_on_colab(page):
         assert '"mlbook_utils":' not in setup.source, "installed from the clone, not from the git URL"
 
 
+def test_literalinclude_becomes_the_files_text():
+    page = ROOT / "book" / "08-production" / "docker.md"
+    markdown = "\n".join(c.source for c in nbformat.read(target_of(page), as_version=4).cells
+                         if c.cell_type == "markdown")
+    for path in ("deploy/Dockerfile", ".dockerignore", "deploy/compose.yaml"):
+        first = next(line for line in (ROOT / path).read_text().splitlines() if line.strip())
+        assert first in markdown, f"{path} is not shown in the Colab notebook"
+
+
 def _pins() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
