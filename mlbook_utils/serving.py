@@ -301,6 +301,35 @@ def export_model(root: str | os.PathLike[str], *, n_customers: int = 5000, seed:
                                       "classifier": type(model[-1]).__name__})
 
 
+def to_records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a churn table as the JSON customers the service takes.
+
+    Keeps the model's columns (:data:`mlbook_utils.churn.RAW_COLUMNS`) in order, writes dates
+    as ``YYYY-MM-DD`` and missing values as ``None`` (JSON ``null``).
+
+    Examples
+    --------
+    >>> from mlbook_utils import make_churn
+    >>> record = to_records(make_churn(10, seed=0))[0]
+    >>> record["signup_date"], sorted(record) == sorted(Customer.model_fields)
+    ('2025-04-02', True)
+    """
+    import json
+
+    import pandas as pd
+
+    from mlbook_utils.churn import RAW_COLUMNS
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in RAW_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the model's columns {missing}")
+    X = frame[list(RAW_COLUMNS)]
+    dates = {c: pd.to_datetime(X[c]).dt.strftime("%Y-%m-%d") for c in ("signup_date", "last_login_date")}
+    return json.loads(X.assign(**dates).to_json(orient="records"))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

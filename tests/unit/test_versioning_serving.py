@@ -13,6 +13,7 @@ from mlbook_utils import build_churn_pipeline, make_churn
 from mlbook_utils.churn import RAW_COLUMNS
 from mlbook_utils.serving import (
     Batch, Customer, LoadTestResult, create_app, export_model, free_port, load_test, main, run_server,
+    to_records,
 )
 from mlbook_utils.versioning import (
     LATEST_FILE, METADATA_FILE, MODEL_FILE, list_versions, load_model_version, save_model_version,
@@ -149,6 +150,20 @@ def test_export_model_and_main(tmp_path, capsys):
     assert 0.5 < meta["metrics"]["roc_auc"] <= 1 and meta["params"]["seed"] == 3
     with pytest.raises(ValueError, match="n_customers"):
         export_model(tmp_path, n_customers=10)
+
+
+def test_to_records_gives_valid_customers():
+    df = make_churn(300, seed=2)
+    records = to_records(df)
+    assert len(records) == len(df) and list(records[0]) == list(RAW_COLUMNS)
+    assert any(r["age"] is None for r in records), "NaN becomes null"
+    valid = [r for r in records if r["last_login_date"] >= r["signup_date"]]
+    for r in valid:
+        Customer.model_validate(r)
+    with pytest.raises(ValueError, match="lacks the model's columns"):
+        to_records(df.drop(columns="age"))
+    with pytest.raises(TypeError, match="DataFrame"):
+        to_records(records)
 
 
 def test_free_port_is_an_unprivileged_port():
