@@ -55,7 +55,7 @@ PIP_NAMES = {
     "onnxruntime": "onnxruntime", "onnx": "onnx", "skops": "skops", "yaml": "pyyaml",
     "IPython": "ipython", "cloudpickle": "cloudpickle", "PIL": "pillow",
     "threadpoolctl": "threadpoolctl", "kubernetes_validate": "kubernetes-validate",
-    "packaging": "packaging",
+    "packaging": "packaging", "kubernetes": "kubernetes",
 }
 # mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
 SUBMODULE_NEEDS = {
