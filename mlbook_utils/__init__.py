@@ -27,11 +27,16 @@ _EXPORTS = {
     "list_datasets": "data",
     "load_dataset": "data",
     "environment_report": "envreport",
+    "page_seed": "seeding",
     "seed_everything": "seeding",
     "train_val_test_split": "split",
     "PALETTE": "style",
     "use_book_style": "style",
     "make_churn": "synthetic",
+    "Comparison": "uncertainty",
+    "Interval": "uncertainty",
+    "bootstrap_interval": "uncertainty",
+    "compare_scores": "uncertainty",
     "make_sine_data": "synthetic",
 }
 
@@ -55,7 +60,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from mlbook_utils.compare import compare_models, plot_decision_regions
     from mlbook_utils.data import Dataset, list_datasets, load_dataset
     from mlbook_utils.envreport import environment_report
-    from mlbook_utils.seeding import seed_everything
+    from mlbook_utils.seeding import page_seed, seed_everything
     from mlbook_utils.split import train_val_test_split
     from mlbook_utils.style import PALETTE, use_book_style
     from mlbook_utils.synthetic import make_churn, make_sine_data
+    from mlbook_utils.uncertainty import Comparison, Interval, bootstrap_interval, compare_scores

@@ -62,7 +62,10 @@ def make_churn(
     messy:
         If ``True`` (default), add what real tables have: missing ``age``, ``total_charges``
         and ``payment_method`` values, a few ``monthly_charges`` entered in cents instead of
-        dollars (outliers), and duplicated rows. ``False`` gives the clean table.
+        dollars (outliers), a few rows whose two dates were swapped at entry (so
+        ``last_login_date`` precedes ``signup_date``: 0.5 % of customers), and duplicated rows.
+        ``False`` gives the clean table, in which every date is consistent
+        (``signup_date <= last_login_date <= snapshot_date``).
     seed:
         Seed for every random draw.
 
@@ -94,8 +97,10 @@ def make_churn(
 
     rng = np.random.default_rng(seed)
     tenure_months = rng.gamma(shape=1.5, scale=16.0, size=n).clip(0, 96)
-    signup = snapshot - pd.to_timedelta(np.round(tenure_months * 30.44), unit="D")
-    days_since_login = rng.exponential(scale=12.0, size=n).round()
+    tenure_days = np.round(tenure_months * 30.44)
+    signup = snapshot - pd.to_timedelta(tenure_days, unit="D")
+    # Nobody logs in before signing up: a new customer's last login lies within their tenure.
+    days_since_login = np.minimum(rng.exponential(scale=12.0, size=n).round(), tenure_days)
     last_login = snapshot - pd.to_timedelta(days_since_login, unit="D")
 
     contract = rng.choice(CONTRACTS, size=n, p=[0.55, 0.25, 0.20])
@@ -146,6 +151,11 @@ def make_churn(
         df.loc[rng.random(n) < 0.02, "payment_method"] = np.nan
         cents = rng.choice(n, size=max(1, n // 200), replace=False)
         df.loc[cents, "monthly_charges"] = df.loc[cents, "monthly_charges"] * 100
+        # Impossible rows: the two dates swapped at entry, so the last login precedes signup.
+        swapped = rng.choice(np.flatnonzero(df["last_login_date"] > df["signup_date"]),
+                             size=max(1, n // 200), replace=False)
+        df.loc[swapped, ["signup_date", "last_login_date"]] = (
+            df.loc[swapped, ["last_login_date", "signup_date"]].to_numpy())
         dupes = df.sample(n=max(1, n // 100), random_state=seed)
         df = pd.concat([df, dupes]).sample(frac=1.0, random_state=seed).reset_index(drop=True)
     return df

@@ -121,3 +121,135 @@ def test_every_bib_entry_is_cited_and_every_citation_exists():
                 cited |= {k.strip() for k in group.split(",")}
     assert not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
     assert not keys - cited, f"in references.bib but cited nowhere: {sorted(keys - cited)}"
+
+
+# ---- one seed per page ------------------------------------------------------------------------
+
+# A literal seed in a page's code fixes that draw whatever seed the page runs under, so a claim
+# resting on it is never tried against another draw. Derive every seed from `seed_everything()`:
+# `random_state=SEED`, `np.random.default_rng(SEED + 1)`.
+LITERAL_SEED = re.compile(
+    r"\b(random_state|seed|random_seed)\s*=\s*\d"
+    r"|\b(default_rng|RandomState|manual_seed|seed_everything|SeedSequence|PCG64)\(\s*\d"
+    r"|\b(np\.random|random|torch)\.seed\(\s*\d"
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_no_literal_seeds(page):
+    hits = [
+        f"cell {i}: {line.strip()}"
+        for i, cell in enumerate(code_cells(page))
+        for line in cell.source.splitlines()
+        if LITERAL_SEED.search(line.split("#")[0])
+    ]
+    assert not hits, (
+        f"{page}: random sources seeded with a literal instead of the page's seed "
+        "(`SEED = seed_everything()`, then `random_state=SEED`, `seed=SEED + 1`):\n  "
+        + "\n  ".join(hits)
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_seed_comes_from_the_environment(page):
+    first = code_cells(page)[0].source
+    assert re.search(r"\bSEED\s*=\s*seed_everything\(\s*\)", first), (
+        f"{page}: the first code cell must say `SEED = seed_everything()` (no argument: the "
+        "seed comes from MLBOOK_SEED, so `make test` can run the page under another seed)"
+    )
+
+
+# ---- no measurement typed by hand -------------------------------------------------------------
+
+# What looks like a measured result in prose: a decimal, a percentage, a duration, a multiplier,
+# an approximate count. A number that is a result must come from `{glue:text}`; a definition or
+# constant (a 60 s budget, a 0.5 threshold) is allowed by naming it in MEASURE_ALLOWED.
+NUM = r"\d(?:[\d,.]*\d)?"  # 7, 0.93, 1,215 (no trailing punctuation)
+MEASURE = re.compile(
+    rf"(?<![\w.]){NUM}\s?(?:%|percent\b)"                                 # 12 %, 3.5 percent
+    rf"|(?<![\w.]){NUM}\s?(?:s|ms|µs|seconds?|minutes?|min|hours?)\b"      # 200 seconds, 55 s
+    rf"|(?<![\w.]){NUM}\s?(?:x|×)(?!\w)"                                   # 18x, 4.5 ×
+    rf"|\b{NUM}\s+times\b(?!\s+(?:a|per|each|in|out)\b)"                  # 18 times faster
+    rf"|\b(?:about|around|roughly|nearly|almost|approximately|some)\s+{NUM}(?!\w)"  # about 68
+    rf"|~\s?{NUM}"
+    r"|(?<![\w.])\d[\d,]*\.\d+(?![\w.])"                                   # 0.93, 1,024.5
+)
+
+# Definitions and constants that any page may state as typed (checked phrase by phrase). A page
+# lists its own in its front matter, `mlbook: {constants: ["60 s", "0.5"]}`, so the allowlist is
+# short, explicit and next to the prose it excuses.
+MEASURE_ALLOWED: set[str] = set()
+
+# Software versions are not measurements.
+VERSION = re.compile(
+    r"\b(?:Python|scikit-learn|pandas|NumPy|numpy|PyTorch|torch|MLflow|kfp|Kubeflow Pipelines|"
+    r"Kubernetes|Sphinx|Jupyter Book|ONNX|opset|FastAPI|pydantic|Pydantic|HTTP|TLS|Docker|"
+    r"skops|joblib|uvicorn|Starlette|statsmodels|XGBoost|SHAP|version|v)\s?\d+(?:\.\d+)+\b"
+)
+
+
+def prose(page: Path) -> str:
+    """The page's prose, without code, math, roles, link targets and directive options."""
+    text = re.sub(r"<!--.*?-->", " ", markdown(page), flags=re.S)
+    kept, stack = [], []  # stack of (fence, keep the body?) for the open fences
+    for line in text.splitlines():
+        fence = re.match(r"^\s*(`{3,}|:{3,})(\{[\w:-]+\})?", line)
+        if fence and stack and fence.group(1) == stack[-1][0] and not line.strip()[len(fence.group(1)):]:
+            stack.pop()                                                          # closing fence
+            continue
+        if fence and (fence.group(2) or fence.group(1).startswith("`")):
+            name = (fence.group(2) or "{code}")[1:-1]
+            prose_body = name not in {"code", "code-block", "literalinclude", "math", "glue", "glue:figure"}
+            stack.append((fence.group(1), prose_body and all(k for _, k in stack)))
+            continue
+        if stack and not stack[-1][1]:
+            continue
+        if stack and re.match(r"^\s*:[\w-]+:", line):                            # directive options
+            continue
+        kept.append(line)
+    text = "\n".join(kept)
+    text = re.sub(r"\$\$.*?\$\$(\s*\(eq:[\w-]+\))?", " ", text, flags=re.S)    # display math
+    text = re.sub(r"\$[^$\n]+\$", " ", text)                                   # inline math
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)                            # roles, glue
+    text = re.sub(r"`[^`]*`", " ", text)                                       # inline code
+    text = re.sub(r"\]\([^)]*\)", "]", text)                                   # link targets
+    text = re.sub(r"^\s*(?:\d+\.|[-*])\s", " ", text, flags=re.M)              # list markers
+    return VERSION.sub(" ", text)
+
+
+def typed_measurements(text: str, allowed: set[str] = frozenset()) -> list[str]:
+    """Phrases of ``text`` that look like measured results, less the allowed constants."""
+    found = (m.group(0).strip() for m in MEASURE.finditer(text))
+    return [f for f in found if f not in MEASURE_ALLOWED | set(allowed)]
+
+
+def page_constants(page: Path) -> set[str]:
+    constants = (jupytext.read(page).metadata.get("mlbook") or {}).get("constants", [])
+    assert isinstance(constants, list) and all(isinstance(c, str) for c in constants), (
+        f"{page}: mlbook.constants must be a list of strings")
+    return set(constants)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_no_measurement_typed_by_hand(page):
+    allowed = page_constants(page)
+    text = prose(page)
+    found = typed_measurements(text, allowed)
+    assert not found, (
+        f"{page}: numbers in the prose that look like measured results; glue them from the "
+        f"computation (a definition or constant goes in the page's mlbook.constants): {found}"
+    )
+    unused = {c for c in allowed if c not in typed_measurements(text)}
+    assert not unused, f"{page}: mlbook.constants lists phrases the prose does not use: {unused}"
+
+
+@pytest.mark.parametrize(("text", "hits"), [
+    ("the forest took 200 seconds to fit", ["200 seconds"]),
+    ("a fit takes about 55 s", ["about 55"]),
+    ("costs rise by about 68 per unit", ["about 68"]),
+    ("ONNX is 18x faster and 4.5 × for batches", ["18x", "4.5 ×"]),
+    ("accuracy 0.93, recall 12 %", ["0.93", "12 %"]),
+    ("5-fold cross-validation with 3 trees and 10 folds", []),
+])
+def test_measurement_finder(text, hits):
+    assert typed_measurements(text) == hits

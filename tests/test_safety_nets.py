@@ -76,6 +76,16 @@ def page(body: str, extra_header: str = "") -> str:
     return HEADER.format(extra=extra_header) + body
 
 
+def seeds() -> tuple[int, int]:
+    """The build's seed and the nbval pass's seed, from the Makefile."""
+    out = subprocess.run(
+        ["make", "-s", "--no-print-directory", "print-seeds"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    book_seed, test_seed = map(int, out.stdout.split())
+    return book_seed, test_seed
+
+
 def jb_flags() -> list[str]:
     out = subprocess.run(
         ["make", "-s", "--no-print-directory", "print-jb-flags"],
@@ -95,25 +105,90 @@ def build(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     (book / "_build" / "site-extra").mkdir(parents=True)  # html_extra_path (MathJax in `make book`)
     (book / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (book / "page.md").write_text(text)
+    env = {**os.environ, "MLBOOK_SEED": str(seeds()[0])}  # as `make book` builds the site
     return subprocess.run(
         [str(BIN / "jupyter-book"), "build", *jb_flags(), str(book)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )
 
 
 def nbval(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
-    """Run a page through nbval with the book's plugin, as `make test` does."""
+    """Run a page through nbval with the book's plugin and seed, as `make test` does."""
     nb = jupytext.reads(text, fmt="md:myst")
     (tmp_path / "nb").mkdir()
     path = tmp_path / "nb" / "page.ipynb"  # its folder must stay clean; timings go to tmp_path
     path.write_text(nbformat.writes(nb))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLBOOK_TIMINGS_DIR": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLBOOK_TIMINGS_DIR": str(tmp_path),
+           "MLBOOK_SEED": str(seeds()[1])}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "tests.book_plugin",
          "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
          "--rootdir", str(tmp_path), str(path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
+
+
+# Two models with the same true accuracy, each scored on its own 400 test cases. Which one
+# scores higher is a coin flip, so "A beats B" is noise; "tied within 2 standard errors" is what
+# holds for any draw. The page's seed comes from MLBOOK_SEED, as on every page of the book.
+TWO_MODELS = """\
+```{code-cell} ipython3
+import numpy as np
+from myst_nb import glue
+from mlbook_utils import seed_everything
+
+SEED = seed_everything()
+rng = np.random.default_rng(SEED)
+a, b = rng.binomial(400, 0.8, size=2) / 400
+se = float(np.sqrt(a * (1 - a) / 400 + b * (1 - b) / 400))
+glue("gap", float(a - b), display=False)
+```
+
+A minus B: {glue:text}`gap:.3f`, see {footcite:t}`hastie2009`.
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+CLAIM
+```
+
+## References
+
+```{footbibliography}
+```
+"""
+ROBUST_CLAIM = 'assert abs(a - b) < 4 * se, "the prose says the two models are tied"'
+
+
+def seed_bound_claim() -> str:
+    """A claim ("A beats B", or "B beats A") that holds under the build's seed only."""
+    book_seed, test_seed = seeds()
+    import numpy as np
+
+    def gap(seed: int) -> float:
+        a, b = np.random.default_rng(seed).binomial(400, 0.8, size=2) / 400
+        return float(a - b)
+
+    g_book, g_test = gap(book_seed), gap(test_seed)
+    assert g_book != 0 and np.sign(g_book) != np.sign(g_test), (
+        "pick another pair of test seeds: this safety net needs draws that disagree")
+    return f'assert {"a > b" if g_book > 0 else "b > a"}, "the prose says one model wins"'
+
+
+class TestSeedBoundClaims:
+    """A claim that only the build's seed shows passes the build and fails `make test`."""
+
+    def test_seed_bound_claim_passes_the_build(self, tmp_path):
+        result = build(tmp_path, page(TWO_MODELS.replace("CLAIM", seed_bound_claim())))
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    def test_seed_bound_claim_fails_nbval_under_the_test_seed(self, tmp_path):
+        result = nbval(tmp_path, page(TWO_MODELS.replace("CLAIM", seed_bound_claim())))
+        assert result.returncode != 0, "nbval passed a claim that holds for one seed only"
+        assert "the prose says one model wins" in result.stdout
+
+    def test_robust_claim_passes_nbval(self, tmp_path):
+        result = nbval(tmp_path, page(TWO_MODELS.replace("CLAIM", ROBUST_CLAIM)))
+        assert result.returncode == 0, result.stdout[-3000:]
 
 
 class TestBuildFails:

@@ -10,6 +10,10 @@
 - The theme's ".ipynb" download is the executed notebook, written without outputs when the page
   came from the execution cache. Offer the generated notebook (the one Colab and Binder open,
   tests/colab.py) instead, so the download always runs as is.
+- The errata appendix is generated from the pages: every ``{note}`` that begins "**The crash
+  course says**" (a correction a reader needs where it stands) and every ``{erratum}`` (a slip
+  too small for the page, shown only in the appendix) is collected, and ``{errata-list}`` lists
+  them grouped by the crash-course section each chapter mirrors, each linking to where it is made.
 """
 
 from __future__ import annotations
@@ -17,7 +21,20 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
 from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+# The crash course's sections, in order; chapter NN of the book mirrors section NN.
+CRASH_COURSE_SECTIONS = (
+    "Core AI/ML Concepts", "Machine Learning Algorithms", "Regularization: L1 & L2",
+    "Deep Learning Fundamentals", "Data Preprocessing & Feature Engineering",
+    "Model Evaluation & Validation", "ML Workflows & Pipelines", "MLOps & Production Deployment",
+    "Key Libraries & Frameworks", "Practical Implementation Examples", "Best Practices & Tips",
+    "Advanced Topics",
+)
+CORRECTION_LEAD = "The crash course says"
 
 
 def _page_context(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -60,7 +77,146 @@ def _offer_generated_notebooks(app: Sphinx, exception) -> None:
             shutil.copyfile(notebook, target)
 
 
+# ---- the errata appendix ------------------------------------------------------------------------
+
+
+class erratum_node(nodes.General, nodes.Element):
+    """A small correction: recorded for the appendix, not shown on its page."""
+
+
+class errata_list_node(nodes.General, nodes.Element):
+    """Where the appendix lists every correction; filled in once all pages are read."""
+
+
+class ErratumDirective(SphinxDirective):
+    has_content = True
+
+    def run(self):
+        target_id = f"erratum-{self.env.new_serialno('erratum')}"
+        node = erratum_node(ids=[target_id])
+        node["text"] = " ".join(" ".join(self.content).split())
+        if not node["text"]:
+            raise self.error("an erratum needs a sentence saying what the crash course gets wrong")
+        return [nodes.target("", "", ids=[target_id]), node]
+
+
+class ErrataListDirective(Directive):
+    def run(self):
+        return [errata_list_node()]
+
+
+def _section_of(docname: str) -> str | None:
+    import re
+
+    m = re.match(r"book/(\d\d)-", docname)
+    return CRASH_COURSE_SECTIONS[int(m.group(1)) - 1] if m and 0 < int(m.group(1)) <= 12 else None
+
+
+def _first_sentences(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[: cut + 1] if cut > 80 else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _collect_errata(app: Sphinx, doctree) -> None:
+    env = app.env
+    docname = env.docname
+    found = []
+    for note in doctree.findall(nodes.note):
+        text = note.astext().strip()
+        if text.startswith(CORRECTION_LEAD):
+            if not note["ids"]:
+                note["ids"].append(f"crash-course-{env.new_serialno('crash-course')}")
+            found.append({"docname": docname, "id": note["ids"][0], "kind": "correction",
+                          "text": _first_sentences(text[len(CORRECTION_LEAD):].strip())})
+    for node in list(doctree.findall(erratum_node)):
+        found.append({"docname": docname, "id": node["ids"][0], "kind": "erratum",
+                      "text": _first_sentences(node["text"])})
+        node.parent.remove(node)
+    if not hasattr(env, "mlbook_errata"):
+        env.mlbook_errata = {}
+    env.mlbook_errata[docname] = found
+
+
+def _purge_errata(app, env, docname) -> None:
+    getattr(env, "mlbook_errata", {}).pop(docname, None)
+
+
+def _merge_errata(app, env, docnames, other) -> None:
+    for attr in ("mlbook_errata", "mlbook_errata_pages"):
+        if not hasattr(env, attr):
+            setattr(env, attr, {})
+        getattr(env, attr).update(getattr(other, attr, {}))
+
+
+def _errata_page_is_outdated(app, env, added, changed, removed) -> list[str]:
+    # The appendix shows what other pages say: re-read it whenever any page is re-read.
+    return list(getattr(env, "mlbook_errata_pages", {})) if (added or changed or removed) else []
+
+
+def _remember_errata_page(app, doctree) -> None:
+    if any(True for _ in doctree.findall(errata_list_node)):
+        if not hasattr(app.env, "mlbook_errata_pages"):
+            app.env.mlbook_errata_pages = {}
+        app.env.mlbook_errata_pages[app.env.docname] = True
+
+
+def _fill_errata_lists(app: Sphinx, doctree, fromdocname: str) -> None:
+    lists = list(doctree.findall(errata_list_node))
+    if not lists:
+        return
+    env = app.env
+    order = {doc: i for i, doc in enumerate(_reading_order(env))}
+    items = [e for entries in getattr(env, "mlbook_errata", {}).values() for e in entries]
+    items.sort(key=lambda e: (order.get(e["docname"], 10**6), e["docname"]))
+    content: list[nodes.Node] = []
+    for section in CRASH_COURSE_SECTIONS:
+        entries = [e for e in items if _section_of(e["docname"]) == section]
+        if not entries:
+            continue
+        content.append(nodes.rubric("", f"{section} ({len(entries)})"))
+        bullets = nodes.bullet_list(classes=["errata"])
+        for e in entries:
+            para = nodes.paragraph()
+            tag = "correction" if e["kind"] == "correction" else "erratum"
+            para += nodes.strong("", "Correction: " if tag == "correction" else "Erratum: ")
+            para += nodes.Text(e["text"] + " ")
+            ref = nodes.reference("", "", internal=True, classes=[f"errata-{tag}"])
+            ref["refuri"] = app.builder.get_relative_uri(fromdocname, e["docname"]) + "#" + e["id"]
+            title = env.titles.get(e["docname"])
+            ref += nodes.emphasis("", f"({title.astext() if title else e['docname']})")
+            para += ref
+            bullets += nodes.list_item("", para)
+        content.append(bullets)
+    for node in lists:
+        node.replace_self(content or [nodes.paragraph("", "No corrections yet.")])
+
+
+def _reading_order(env) -> list[str]:
+    root = env.config.root_doc
+    seen, stack = [], [root]
+    while stack:
+        doc = stack.pop(0)
+        if doc in seen:
+            continue
+        seen.append(doc)
+        stack[0:0] = env.toctree_includes.get(doc, [])
+    return seen
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_node(erratum_node, html=(lambda self, node: None, lambda self, node: None))
+    app.add_node(errata_list_node)
+    app.add_directive("erratum", ErratumDirective)
+    app.add_directive("errata-list", ErrataListDirective)
+    app.connect("doctree-read", _collect_errata)
+    app.connect("doctree-read", _remember_errata_page)
+    app.connect("env-purge-doc", _purge_errata)
+    app.connect("env-merge-info", _merge_errata)
+    app.connect("env-get-outdated", _errata_page_is_outdated)
+    app.connect("doctree-resolved", _fill_errata_lists)
     app.connect("html-page-context", _page_context, priority=10_000)
     app.connect("doctree-resolved", _caption_as_alt_text)
     app.connect("build-finished", _offer_generated_notebooks)

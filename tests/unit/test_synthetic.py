@@ -36,6 +36,19 @@ def test_churn_is_messy_as_documented():
     assert (df["monthly_charges"] > 1000).sum() >= 5
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_clean_churn_dates_are_consistent(seed):
+    df = make_churn(3000, messy=False, seed=seed)
+    assert (df["signup_date"] <= df["last_login_date"]).all()
+    assert (df["last_login_date"] <= pd.Timestamp("2025-12-31")).all()
+
+
+def test_messy_churn_has_swapped_dates_as_documented():
+    df = make_churn(2000, seed=0).drop_duplicates()
+    impossible = df["last_login_date"] < df["signup_date"]
+    assert impossible.sum() == 2000 // 200
+
+
 def test_clean_churn_has_no_problems():
     df = make_churn(2000, messy=False, seed=0)
     assert len(df) == 2000
