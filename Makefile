@@ -55,23 +55,27 @@ $(MATHJAX): $(STAMP)
 # changes, drop the cache so that no page shows outputs of the old code.
 CACHE_DEPS = mlbook_utils/*.py .dockerignore deploy/Dockerfile deploy/*.yaml deploy/*.txt deploy/k8s/*.yaml
 
+# The fingerprint lives inside the cache folder, so a CI cache restores both together.
+CACHE_STAMP := _build/.jupyter_cache/mlbook-deps.sha256
+
 book: venv $(MATHJAX)
 	@deps=$$(cat $(CACHE_DEPS) | sha256sum | cut -c1-16); \
-	if [ "$$(cat _build/.cache-deps 2>/dev/null)" != "$$deps" ]; then \
+	if [ "$$(cat $(CACHE_STAMP) 2>/dev/null)" != "$$deps" ]; then \
 	  [ -d _build/.jupyter_cache ] && echo "mlbook_utils or deploy/ changed: executing every page again"; \
-	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build; echo "$$deps" > _build/.cache-deps; \
+	  rm -rf _build/.jupyter_cache _build/.doctrees; mkdir -p _build/.jupyter_cache; echo "$$deps" > $(CACHE_STAMP); \
+	else echo "execution cache: reusing $$(ls _build/.jupyter_cache/executed 2>/dev/null | wc -l) executed pages"; \
 	fi
 	@start=$$(date +%s); \
 	MLBOOK_SEED=$(BOOK_SEED) $(BIN)/jupyter-book build $(JB_FLAGS) . ; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open file://$(CURDIR)/_build/html/index.html"
 
 notebooks: venv
-	@$(BIN)/python -m tests.notebooks _build/notebooks
+	@$(BIN)/python -m tools.notebooks _build/notebooks
 
 # The notebooks the Colab and Binder buttons open, generated beside the pages from the pages
 # and the last build (commit them; make test fails when they are out of date).
 colab: book
-	@$(BIN)/python -m tests.colab
+	@$(BIN)/python -m tools.colab
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit --doctest-modules mlbook_utils -q
@@ -97,7 +101,7 @@ test: test-unit test-service book test-pages
 
 # Regenerate deploy/requirements-serve.txt from the venv after changing a pin the service uses.
 serve-pins: venv
-	$(BIN)/python tests/serve_pins.py
+	$(BIN)/python -m tools.serve_pins
 
 print-jb-flags:
 	@echo $(JB_FLAGS)

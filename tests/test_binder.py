@@ -8,7 +8,7 @@ break it: another Python, unpinned requirements, mlbook_utils not installed, jup
 import os
 import re
 
-from tests.notebooks import ROOT
+from tests.conftest import ROOT
 
 BINDER = ROOT / "binder"
 

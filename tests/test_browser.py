@@ -14,14 +14,12 @@ import functools
 import http.server
 import shutil
 import threading
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.notebooks import ROOT, is_notebook_page, toc_pages
+from tests.conftest import HTML, ROOT, is_notebook_page, toc_pages
 
-HTML = ROOT / "_build" / "html"
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
                 None)
 pytestmark = pytest.mark.skipif(

@@ -9,18 +9,16 @@ install step fails here and not in a reader's Colab session.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.colab import generate, target_of
-from tests.notebooks import ROOT, notebook_pages
+from tests.conftest import ROOT, notebook_pages
+from tools.colab import generate, target_of
 
 # What a Colab runtime has before any install (the relevant part): taken at the book's pins.
 COLAB_PREINSTALLED = ["numpy", "pandas", "scikit-learn", "matplotlib", "torch", "ipykernel"]

@@ -20,16 +20,15 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 from packaging.utils import canonicalize_name
 
-from tests.serve_pins import closure
+from tests.conftest import ROOT
+from tools.serve_pins import closure
 
-ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 K8S_VERSION = "1.33.0"  # a release still in support; the schemas ship with kubernetes-validate
 

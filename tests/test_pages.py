@@ -13,7 +13,7 @@ import jupytext
 import pytest
 
 from tests.book_plugin import page_budget
-from tests.notebooks import ROOT, chapter_pages, toc_pages
+from tests.conftest import ROOT, chapter_pages, toc_pages
 
 PAGES = chapter_pages()
 IDS = [str(p.relative_to(ROOT)) for p in PAGES]
@@ -253,3 +253,19 @@ def test_no_measurement_typed_by_hand(page):
 ])
 def test_measurement_finder(text, hits):
     assert typed_measurements(text) == hits
+
+
+def test_chapter_titles_carry_their_number():
+    # Chapters are numbered by hand, after the crash course's sections (see _toc.yml): chapter
+    # NN lives in book/NN-name/ and its index page's title starts with "NN.".
+    for index in sorted((ROOT / "book").glob("[0-9][0-9]-*/index.md")):
+        title = index.read_text(encoding="utf-8").splitlines()[0]
+        number = int(index.parent.name[:2])
+        assert title.startswith(f"# {number}. "), f"{index}: title {title!r} must start with '# {number}. '"
+
+
+def test_intro_names_the_written_chapters():
+    written = sorted(int(p.name[:2]) for p in (ROOT / "book").glob("[0-9][0-9]-*") if p.is_dir())
+    names = ", ".join(map(str, written[:-1])) + f" and {written[-1]}"
+    intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+    assert f"Chapters {names} are written" in intro, f"book/intro.md must say: Chapters {names} are written"

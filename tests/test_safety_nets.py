@@ -18,9 +18,8 @@ import jupytext
 import nbformat
 import pytest
 
-from tests.test_site import find_warning_outputs
+from tests.conftest import ROOT, find_warning_outputs
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 HEADER = """\

@@ -18,29 +18,7 @@ import jupytext
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.notebooks import ROOT, notebook_pages, toc_pages
-
-HTML = ROOT / "_build" / "html"
-# How Python prints a warning or an exception, and how a logger prints one.
-WARNING_TEXT = re.compile(
-    r"\b\w*(Warning|Error|Exception)\b:|Traceback \(most recent call last\)|^\s*(WARNING|ERROR)\b",
-    re.MULTILINE,
-)
-
-
-def find_warning_outputs(html: str) -> list[str]:
-    """Cell outputs in a rendered page that show stderr text, a warning or a traceback."""
-    soup = BeautifulSoup(html, "html.parser")
-    found: list[str] = []
-    for output in soup.select(".cell_output"):
-        for err in output.select(".stderr"):
-            found.append("stderr: " + err.get_text().strip())
-        text = output.get_text()
-        for match in WARNING_TEXT.finditer(text):
-            line = text[text.rfind("\n", 0, match.start()) + 1 : text.find("\n", match.end())]
-            found.append(line.strip())
-    return found
-
+from tests.conftest import HTML, ROOT, find_warning_outputs, notebook_pages, toc_pages
 
 def html_of(page: Path) -> Path:
     return HTML / page.relative_to(ROOT).with_suffix(".html")
@@ -199,3 +177,27 @@ def test_page_offers_its_source_and_a_notebook_for_download(site, page):
     assert "install what this runtime lacks" in notebook.read_text(encoding="utf-8"), (
         f"{page}: the downloadable notebook is not the generated, runnable one"
     )
+
+
+def test_errata_appendix_lists_every_correction(site):
+    appendix_path = HTML / "book" / "errata.html"
+    appendix = BeautifulSoup(appendix_path.read_text(encoding="utf-8"), "html.parser")
+    listed = {
+        (appendix_path.parent / a["href"].split("#")[0]).resolve().relative_to(HTML).as_posix()
+        + "#" + a["href"].split("#")[1]
+        for a in appendix.select("a.errata-correction")
+    }
+    errata_links = appendix.select("a.errata-erratum")
+    notes, errata = set(), 0
+    for page in notebook_pages():
+        soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+        for note in soup.select("div.admonition.note"):
+            body = note.get_text(" ", strip=True).removeprefix("Note").strip()
+            if body.startswith("The crash course says"):
+                assert note.get("id"), f"{page}: a crash-course note without an anchor"
+                notes.add(html_of(page).relative_to(HTML).as_posix() + "#" + note["id"])
+        errata += page.read_text(encoding="utf-8").count("```{erratum}")
+    assert notes, "no crash-course notes found: did the note markup change?"
+    assert notes == listed, (
+        f"missing from the appendix: {sorted(notes - listed)}; listed but not on a page: {sorted(listed - notes)}")
+    assert len(errata_links) == errata

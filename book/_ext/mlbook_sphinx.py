@@ -9,7 +9,7 @@
   readers and text browsers describe the figure.
 - The theme's ".ipynb" download is the executed notebook, written without outputs when the page
   came from the execution cache. Offer the generated notebook (the one Colab and Binder open,
-  tests/colab.py) instead, so the download always runs as is.
+  tools/colab.py) instead, so the download always runs as is.
 - The errata appendix is generated from the pages: every ``{note}`` that begins "**The crash
   course says**" (a correction a reader needs where it stands) and every ``{erratum}`` (a slip
   too small for the page, shown only in the appendix) is collected, and ``{errata-list}`` lists
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -92,12 +93,11 @@ class ErratumDirective(SphinxDirective):
     has_content = True
 
     def run(self):
-        target_id = f"erratum-{self.env.new_serialno('erratum')}"
-        node = erratum_node(ids=[target_id])
-        node["text"] = " ".join(" ".join(self.content).split())
-        if not node["text"]:
+        if not "".join(self.content).strip():
             raise self.error("an erratum needs a sentence saying what the crash course gets wrong")
-        return [nodes.target("", "", ids=[target_id]), node]
+        node = erratum_node(ids=[f"erratum-{self.env.new_serialno('erratum')}"])
+        self.state.nested_parse(self.content, self.content_offset, node)
+        return [node]
 
 
 class ErrataListDirective(Directive):
@@ -130,11 +130,18 @@ def _collect_errata(app: Sphinx, doctree) -> None:
             if not note["ids"]:
                 note["ids"].append(f"crash-course-{env.new_serialno('crash-course')}")
             found.append({"docname": docname, "id": note["ids"][0], "kind": "correction",
-                          "text": _first_sentences(text[len(CORRECTION_LEAD):].strip())})
+                          "text": _first_sentences(text)})
     for node in list(doctree.findall(erratum_node)):
-        found.append({"docname": docname, "id": node["ids"][0], "kind": "erratum",
-                      "text": _first_sentences(node["text"])})
-        node.parent.remove(node)
+        # Keep the erratum's inline markup (code, emphasis) for the appendix; cross-references
+        # become their text, since they would resolve against the wrong page there.
+        para = nodes.paragraph()
+        for child in node.findall(nodes.paragraph):
+            para.extend(c.deepcopy() for c in child.children)
+            para += nodes.Text(" ")
+        for xref in list(para.findall(addnodes.pending_xref)):
+            xref.replace_self(nodes.Text(xref.astext()))
+        found.append({"docname": docname, "id": node["ids"][0], "kind": "erratum", "text": para})
+        node.replace_self(nodes.container(ids=node["ids"], classes=["erratum-anchor"]))
     if not hasattr(env, "mlbook_errata"):
         env.mlbook_errata = {}
     env.mlbook_errata[docname] = found
@@ -182,7 +189,10 @@ def _fill_errata_lists(app: Sphinx, doctree, fromdocname: str) -> None:
             para = nodes.paragraph()
             tag = "correction" if e["kind"] == "correction" else "erratum"
             para += nodes.strong("", "Correction: " if tag == "correction" else "Erratum: ")
-            para += nodes.Text(e["text"] + " ")
+            if isinstance(e["text"], str):
+                para += nodes.Text(e["text"] + " ")
+            else:
+                para.extend(c.deepcopy() for c in e["text"].children)
             ref = nodes.reference("", "", internal=True, classes=[f"errata-{tag}"])
             ref["refuri"] = app.builder.get_relative_uri(fromdocname, e["docname"]) + "#" + e["id"]
             title = env.titles.get(e["docname"])

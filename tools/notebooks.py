@@ -1,6 +1,6 @@
 """The book's pages: which ones exist (from ``_toc.yml``) and their notebook form.
 
-``python -m tests.notebooks OUT_DIR`` converts every executable page (a MyST markdown notebook with
+``python -m tools.notebooks OUT_DIR`` converts every executable page (a MyST markdown notebook with
 a jupytext header) to ``OUT_DIR/<same path>.ipynb`` for nbval, and removes notebooks whose page is
 gone. The pages stay the single source: generated notebooks are never edited by hand.
 """

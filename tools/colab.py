@@ -1,7 +1,7 @@
 """Generate the notebooks that the Colab and Binder buttons open, from the pages.
 
-``python -m tests.colab`` writes ``book/<chapter>/<page>.ipynb`` beside each notebook page
-``book/<chapter>/<page>.md``; ``python -m tests.colab --check`` fails if a committed notebook
+``python -m tools.colab`` writes ``book/<chapter>/<page>.ipynb`` beside each notebook page
+``book/<chapter>/<page>.md``; ``python -m tools.colab --check`` fails if a committed notebook
 differs from what the pages and the last build produce. The notebooks are generated, never
 edited by hand: `make colab` regenerates them and `make test` checks them.
 
@@ -32,7 +32,7 @@ import jupytext
 import nbformat
 import yaml
 
-from tests.notebooks import ROOT, notebook_pages
+from tools.notebooks import ROOT, notebook_pages
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 SITE_URL = CONFIG["html"]["baseurl"].rstrip("/") + "/"
@@ -178,6 +178,8 @@ class _Converter:
 
         def directive(m: re.Match) -> str:
             name, title, body = m.group(1), m.group(2).strip(), m.group(3)
+            if name == "erratum":  # listed in the errata appendix, not shown on the page
+                return ""
             if name == "literalinclude":
                 return literal_include(self.page.parent / title, body)
             body = re.sub(r"^:[\w-]+:[^\n]*\n", "", body, flags=re.M).strip()
@@ -242,7 +244,7 @@ def setup_cell(modules: set[str], needs_repo: bool = False) -> str:
                          and m not in NOT_NEEDED and m not in NEVER_INSTALL and m != "mlbook_utils")
     unknown = [m for m in third_party if m not in PIP_NAMES]
     if unknown:
-        raise KeyError(f"add the pip names of {unknown} to PIP_NAMES in tests/colab.py")
+        raise KeyError(f"add the pip names of {unknown} to PIP_NAMES in tools/colab.py")
     wanted = {m: PIP_NAMES[m] for m in third_party}
     package = [] if needs_repo else [
         '    "mlbook_utils": os.environ.get("MLBOOK_UTILS_SPEC", '
