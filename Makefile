@@ -28,11 +28,14 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv book notebooks colab test test-unit test-service test-pages serve-pins clean distclean print-jb-flags print-seeds
+# make test builds the PDF and EPUB before the page tests, which check them (tests/test_formats.py).
+.PHONY: help venv book pdf epub notebooks colab test test-unit test-service test-pages serve-pins clean distclean print-jb-flags print-seeds
 
 help:
 	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
 	@echo "make test   - unit tests, site build, every page through nbval, output and timing checks"
+	@echo "make pdf    - the whole book as one PDF in _build/pdf (after make book)"
+	@echo "make epub   - the whole book as an EPUB in _build/epub"
 	@echo "make clean  - remove _build (make distclean also removes .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -78,6 +81,22 @@ book: venv $(MATHJAX) $(KERNEL_CONFIG)
 	MLBOOK_SEED=$(BOOK_SEED) $(BIN)/jupyter-book build $(JB_FLAGS) . ; \
 	echo "Built in $$(( $$(date +%s) - start )) s. Open file://$(CURDIR)/_build/html/index.html"
 
+# The whole book as one PDF (the single-page build printed by headless Chromium, MathJax
+# typeset, with bookmarks and internal links) and as an EPUB (Sphinx's builder, math as MathML).
+# Both reuse the execution cache of `make book`, so no page runs again.
+PDF  := _build/pdf/ml-crash-course.pdf
+EPUB := _build/epub/ml-crash-course.epub
+
+pdf: book
+	@MLBOOK_SEED=$(BOOK_SEED) $(BIN)/jupyter-book build $(JB_FLAGS) --builder singlehtml . >_build/singlehtml.log 2>&1 \
+	  || { cat _build/singlehtml.log; exit 1; }
+	@$(BIN)/python -m tools.pdf _build/singlehtml $(PDF)
+
+epub: book
+	@MLBOOK_SEED=$(BOOK_SEED) $(BIN)/jupyter-book build $(JB_FLAGS) --builder custom --custom-builder epub . \
+	  >_build/epub.log 2>&1 || { cat _build/epub.log; exit 1; }
+	@echo "wrote $(EPUB) ($$(du -h $(EPUB) | cut -f1))"
+
 notebooks: venv
 	@$(BIN)/python -m tools.notebooks _build/notebooks
 
@@ -97,7 +116,7 @@ test-pages: venv notebooks $(KERNEL_CONFIG)
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=60 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  _build/notebooks tests/test_pages.py tests/test_site.py tests/test_safety_nets.py \
-	  tests/test_colab.py tests/test_binder.py tests/test_browser.py
+	  tests/test_colab.py tests/test_binder.py tests/test_browser.py tests/test_formats.py
 
 # The prediction service against a real uvicorn process (hostile requests, a load test) and the
 # deployment files (Kubernetes schemas, Dockerfile, a venv built like the image). Run on their
@@ -106,7 +125,7 @@ test-service: venv
 	$(BIN)/python -m pytest tests/test_service.py tests/test_deploy.py -q -p no:cacheprovider
 	@cat _build/load-test.txt
 
-test: test-unit test-service book test-pages
+test: test-unit test-service book pdf epub test-pages
 
 # Regenerate deploy/requirements-serve.txt from the venv after changing a pin the service uses.
 serve-pins: venv

@@ -121,3 +121,43 @@ def test_search_finds_chapter_words(browser, server, word):
         page.close()
     assert hits > 0, f"search for {word!r} found nothing"
     assert not problems, "\n".join(problems)
+
+
+# A laptop's browser window; display equations must fit in it or scroll, never be cut off, and
+# an equation's number must not cover its last term.
+LAPTOP = {"width": 1280, "height": 800}
+MATH_PAGES = [p for p in PAGES if p.suffix == ".md" and "$$" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("src", MATH_PAGES, ids=[p.stem for p in MATH_PAGES])
+def test_wide_math_scrolls_and_numbers_do_not_overlap(browser, server, src):
+    rel = src.relative_to(ROOT).with_suffix(".html").as_posix()
+    page, _ = open_page(browser, server, rel)
+    try:
+        page.set_viewport_size(LAPTOP)
+        page.wait_for_function(
+            "[...document.querySelectorAll('div.math')].every(e => e.querySelector('mjx-container'))",
+            timeout=20_000,
+        )
+        bad = page.evaluate("""() => {
+            const out = [];
+            for (const div of document.querySelectorAll('article div.math')) {
+                const box = div.querySelector('mjx-container');
+                const math = box.querySelector('mjx-math') || box;
+                const article = div.closest('article').getBoundingClientRect();
+                const cut = box.scrollWidth > box.clientWidth + 1
+                    && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
+                if (cut || box.getBoundingClientRect().right > article.right + 1)
+                    out.push('cut off: ' + div.id);
+                const eqno = div.querySelector('.eqno');
+                if (eqno) {
+                    const e = eqno.getBoundingClientRect(), m = math.getBoundingClientRect();
+                    const shown = Math.min(m.right, box.getBoundingClientRect().right);
+                    if (e.left < shown - 1 && e.right > m.left) out.push('number over formula: ' + div.id);
+                }
+            }
+            return out;
+        }""")
+    finally:
+        page.close()
+    assert not bad, f"{rel}: {bad}"

@@ -14,6 +14,8 @@
   course says**" (a correction a reader needs where it stands) and every ``{erratum}`` (a slip
   too small for the page, shown only in the appendix) is collected, and ``{errata-list}`` lists
   them grouped by the crash-course section each chapter mirrors, each linking to where it is made.
+- The EPUB shows math as MathML (converted from the TeX by latex2mathml), since e-readers run no
+  MathJax; the HTML site keeps MathJax (``html_math_renderer: mathjax`` in ``_config.yml``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def _caption_as_alt_text(app: Sphinx, doctree, docname) -> None:
 
 
 def _offer_generated_notebooks(app: Sphinx, exception) -> None:
-    if exception is not None or app.builder.format != "html":
+    if exception is not None or app.builder.name != "html":
         return
     sources = Path(app.outdir) / "_sources"
     for docname in app.env.found_docs:
@@ -216,7 +218,63 @@ def _reading_order(env) -> list[str]:
     return seen
 
 
+# ---- math in the EPUB ----------------------------------------------------------------------------
+
+
+def _tex_macros(app: Sphinx) -> dict[str, str]:
+    macros = (app.config.mathjax3_config or {}).get("tex", {}).get("macros", {})
+    return {name: value for name, value in macros.items() if isinstance(value, str)}
+
+
+def _to_mathml(self, tex: str, display: bool) -> str:
+    import re
+
+    from latex2mathml.converter import convert
+
+    for name, value in _tex_macros(self.builder.app).items():
+        tex = re.sub(r"\\" + name + r"(?![A-Za-z])", lambda m: value, tex)
+    return convert(tex, display="block" if display else "inline")
+
+
+def _mathml_inline(self, node) -> None:
+    self.body.append(self.starttag(node, "span", "", CLASS="math"))
+    self.body.append(_to_mathml(self, node.astext(), display=False) + "</span>")
+    raise nodes.SkipNode
+
+
+def _mathml_block(self, node) -> None:
+    from sphinx.util.math import get_node_equation_number
+
+    self.body.append(self.starttag(node, "div", CLASS="math"))
+    if node["number"]:
+        self.body.append(f'<span class="eqno">({get_node_equation_number(self, node)})</span>')
+    parts = [p for p in node.astext().split("\n\n") if p.strip()]
+    for part in parts:
+        if "\\\\" in part and "\\begin" not in part:
+            part = r"\begin{split}" + part + r"\end{split}"  # latex2mathml aligns split
+        self.body.append(_to_mathml(self, part, display=True))
+    self.body.append("</div>\n")
+    raise nodes.SkipNode
+
+
+def _no_launch_buttons_offline(app: Sphinx) -> None:
+    # An EPUB or PDF has no Binder or Colab to launch (and the theme's button code expects the
+    # HTML builder's folders): drop the launch buttons for every builder but the site's.
+    if app.builder.name in ("epub", "singlehtml"):
+        app.config.html_theme_options = {**app.config.html_theme_options, "launch_buttons": {}}
+        app.config.html_copy_source = False  # no "view source" in a book file
+
+
+def _add_static_folder(app: Sphinx, config) -> None:
+    config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _add_static_folder)
+    app.add_css_file("mlbook.css")  # wide display math scrolls; equation numbers beside it
+    app.add_html_math_renderer("mathml", (_mathml_inline, None), (_mathml_block, None))
+    app.connect("builder-inited", _no_launch_buttons_offline)
+    app.add_config_value("epub_math_renderer", "mathml", "env")
     app.add_node(erratum_node, html=(lambda self, node: None, lambda self, node: None))
     app.add_node(errata_list_node)
     app.add_directive("erratum", ErratumDirective)
