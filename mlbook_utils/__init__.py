@@ -27,6 +27,7 @@ _EXPORTS = {
     "list_datasets": "data",
     "load_dataset": "data",
     "environment_report": "envreport",
+    "library_versions": "envreport",
     "page_seed": "seeding",
     "seed_everything": "seeding",
     "train_val_test_split": "split",
@@ -59,7 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from mlbook_utils.churn import ChurnFeatures, build_churn_pipeline
     from mlbook_utils.compare import compare_models, plot_decision_regions
     from mlbook_utils.data import Dataset, list_datasets, load_dataset
-    from mlbook_utils.envreport import environment_report
+    from mlbook_utils.envreport import environment_report, library_versions
     from mlbook_utils.seeding import page_seed, seed_everything
     from mlbook_utils.split import train_val_test_split
     from mlbook_utils.style import PALETTE, use_book_style

@@ -1,5 +1,8 @@
-"""The churn model as an HTTP service, and the tools to run and measure it.
+"""The churn model as an HTTP service: the request and response schemas and the application.
 
+- :class:`Customer` and :class:`Batch` are the contract: what a request may contain. The
+  categories are the generator's (:mod:`mlbook_utils.synthetic`), so the schema accepts exactly
+  the values the model was trained on. :data:`EXAMPLE_CUSTOMER` is one valid customer.
 - :func:`create_app` builds the FastAPI application: ``GET /health``, ``GET /metadata``,
   ``POST /predict`` (one customer) and ``POST /predict/batch`` (up to :data:`MAX_BATCH`).
   Requests are validated by pydantic; every bad request gets a 4xx that says what is wrong
@@ -8,38 +11,44 @@
 - :func:`app_from_env` is the factory a server starts
   (``uvicorn mlbook_utils.serving:app_from_env --factory``), configured by environment variables,
   as in the container of ``deploy/Dockerfile``.
-- :func:`run_server` starts that server as a real uvicorn process on a free loopback port and
-  stops it again; :func:`load_test` sends it concurrent requests and measures latency.
-- ``python -m mlbook_utils.serving export-model DIR`` trains the book's churn model and saves it
-  as a new version in ``DIR`` (what the container build does).
+- :func:`to_records` turns rows of a churn table into the JSON customers the service takes.
+
+Running the service as a process and load-testing it is :mod:`mlbook_utils.serverrun`; training
+and saving the model it serves is :mod:`mlbook_utils.export`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlbook_utils._validate import check_bool, check_int, check_name, check_strings, check_version
+from mlbook_utils.synthetic import CONTRACTS, INTERNET, PAYMENT_METHODS, REGIONS
+
+#: Most customers in one ``POST /predict/batch``.
 MAX_BATCH = 1000
 #: Largest request body accepted, in bytes. A full batch of MAX_BATCH customers is about 0.3 MB.
 MAX_BODY_BYTES = 1_000_000
 _MAX_ERRORS = 20
 LOGGER = logging.getLogger("mlbook_utils.serving")
+
+#: One valid customer, as a client sends it (read-only; ``dict(EXAMPLE_CUSTOMER)`` for a copy).
+#: The OpenAPI schema shows it as the example, and the tests start their bad requests from it.
+EXAMPLE_CUSTOMER: Mapping[str, Any] = MappingProxyType({
+    "signup_date": "2025-01-12", "last_login_date": "2025-12-08", "age": 37.0,
+    "region": "west", "contract": "month-to-month", "payment_method": "card",
+    "internet_service": "dsl", "monthly_charges": 55.17, "total_charges": 605.41,
+    "support_calls": 2, "num_products": 2,
+})
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True)]
@@ -49,27 +58,21 @@ class Customer(BaseModel):
     """One customer, as the churn model takes it: every column present, none extra.
 
     Numbers must be finite JSON numbers (strings such as ``"42"`` are refused), categories one
-    of the values the model was trained on, and ``null`` is allowed only where the training
-    data had missing values (the pipeline imputes them).
+    of the values the model was trained on (the generator's lists in
+    :mod:`mlbook_utils.synthetic`), and ``null`` is allowed only where the training data had
+    missing values (the pipeline imputes them).
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{
-            "signup_date": "2025-01-12", "last_login_date": "2025-12-08", "age": 37.0,
-            "region": "west", "contract": "month-to-month", "payment_method": "card",
-            "internet_service": "dsl", "monthly_charges": 55.17, "total_charges": 605.41,
-            "support_calls": 2, "num_products": 2,
-        }]},
-    )
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [dict(EXAMPLE_CUSTOMER)]})
 
     signup_date: date
     last_login_date: date
     age: Annotated[Number, Field(ge=16, le=120)] | None
-    region: Literal["north", "south", "east", "west"]
-    contract: Literal["month-to-month", "one-year", "two-year"]
-    payment_method: Literal["mailed check", "card", "electronic check", "bank transfer"] | None
-    internet_service: Literal["dsl", "fiber", "none"]
+    region: Literal[REGIONS]
+    contract: Literal[CONTRACTS]
+    payment_method: Literal[PAYMENT_METHODS] | None
+    internet_service: Literal[INTERNET]
     monthly_charges: Annotated[Number, Field(gt=0, le=100_000)]
     total_charges: Annotated[Number, Field(ge=0, le=10_000_000)] | None
     support_calls: Annotated[Count, Field(ge=0, le=1000)]
@@ -90,21 +93,29 @@ class Batch(BaseModel):
 
 
 class Prediction(BaseModel):
+    """The model's answer for one customer: the probability and the decision at the threshold."""
+
     churn_probability: float
     will_churn: bool
 
 
 class PredictResponse(BaseModel):
+    """The answer to ``POST /predict``, with the model version that gave it."""
+
     prediction: Prediction
     model_version: int
 
 
 class BatchResponse(BaseModel):
+    """The answer to ``POST /predict/batch``: one prediction per customer, in the order sent."""
+
     predictions: list[Prediction]
     model_version: int
 
 
 class Health(BaseModel):
+    """The answer to ``GET /health``: which model is loaded."""
+
     status: Literal["ok"]
     model: str
     model_version: int
@@ -148,16 +159,16 @@ def create_app(
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
-    from mlbook_utils.versioning import _check_name, load_model_version
+    from mlbook_utils.versioning import load_model_version
 
-    _check_name(name)
-    if isinstance(allow_origins, str):
-        raise TypeError("allow_origins must be a list of origins, not one string")
+    check_name(name)
+    version = check_version(version)
+    allow_origins = check_strings("allow_origins", allow_origins)
+    check_bool("allow_credentials", allow_credentials)
     if "*" in allow_origins and allow_credentials:
         raise ValueError("allow_origins=['*'] with allow_credentials=True would let any web site "
                          "call the API with a visitor's cookies; list the trusted origins instead")
-    if not isinstance(max_body_bytes, int) or max_body_bytes < 1024:
-        raise ValueError(f"max_body_bytes must be an int >= 1024, got {max_body_bytes!r}")
+    max_body_bytes = check_int("max_body_bytes", max_body_bytes, minimum=1024)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -248,7 +259,7 @@ def create_app(
                              model_version=state["metadata"]["version"])
 
     if allow_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(allow_origins),
+        app.add_middleware(CORSMiddleware, allow_origins=allow_origins,
                            allow_credentials=allow_credentials, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"], max_age=600)
     return app
@@ -259,46 +270,22 @@ def app_from_env() -> Any:
 
     ``MLBOOK_MODEL_ROOT`` (required), ``MLBOOK_MODEL_NAME`` (``churn``),
     ``MLBOOK_MODEL_VERSION`` (``latest`` or a number), ``MLBOOK_ALLOWED_ORIGINS`` (comma-separated,
-    empty by default) and ``MLBOOK_LOG_LEVEL`` (``INFO``).
+    empty by default) and ``MLBOOK_LOG_LEVEL`` (``INFO``). A missing root or a malformed value
+    stops the start-up with an error that names the variable.
     """
     root = os.environ.get("MLBOOK_MODEL_ROOT")
     if not root:
         raise RuntimeError("set MLBOOK_MODEL_ROOT to the folder that holds the saved models")
-    level = os.environ.get("MLBOOK_LOG_LEVEL", "INFO").upper()
+    level = os.environ.get("MLBOOK_LOG_LEVEL", "INFO").strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"MLBOOK_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    raw_version = os.environ.get("MLBOOK_MODEL_VERSION", "latest")
+    raw_version = os.environ.get("MLBOOK_MODEL_VERSION", "latest").strip()
+    version = check_version(int(raw_version) if raw_version.isdecimal() else raw_version,
+                            "MLBOOK_MODEL_VERSION")
+    name = check_name(os.environ.get("MLBOOK_MODEL_NAME", "churn"), "MLBOOK_MODEL_NAME")
     origins = [o.strip() for o in os.environ.get("MLBOOK_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    return create_app(root, os.environ.get("MLBOOK_MODEL_NAME", "churn"),
-                      raw_version if raw_version == "latest" else int(raw_version),
-                      allow_origins=origins)
-
-
-def export_model(root: str | os.PathLike[str], *, n_customers: int = 5000, seed: int = 0) -> int:
-    """Train the book's churn model on :func:`mlbook_utils.make_churn` data and save it.
-
-    Scores it on a held-out quarter (ROC AUC and average precision), saves it as the next
-    version under ``root/churn`` and returns the version number.
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-
-    from mlbook_utils._validate import check_int, check_seed
-    from mlbook_utils.churn import RAW_COLUMNS, build_churn_pipeline
-    from mlbook_utils.synthetic import make_churn
-    from mlbook_utils.versioning import save_model_version
-
-    check_int("n_customers", n_customers, minimum=200)
-    df = make_churn(n_customers, seed=check_seed(seed)).drop_duplicates()
-    X, y = df[list(RAW_COLUMNS)], df["churned"]
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                        random_state=seed)
-    model = build_churn_pipeline().fit(X_train, y_train)
-    proba = model.predict_proba(X_test)[:, 1]
-    metrics = {"roc_auc": roc_auc_score(y_test, proba),
-               "average_precision": average_precision_score(y_test, proba)}
-    return save_model_version(model, root, "churn", input_example=X_test.head(5), metrics=metrics,
-                              params={"n_customers": n_customers, "seed": seed,
-                                      "classifier": type(model[-1]).__name__})
+    return create_app(root, name, version, allow_origins=origins)
 
 
 def to_records(frame: Any) -> list[dict[str, Any]]:
@@ -328,177 +315,3 @@ def to_records(frame: Any) -> list[dict[str, Any]]:
     X = frame[list(RAW_COLUMNS)]
     dates = {c: pd.to_datetime(X[c]).dt.strftime("%Y-%m-%d") for c in ("signup_date", "last_login_date")}
     return json.loads(X.assign(**dates).to_json(orient="records"))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A running server started by :func:`run_server`."""
-
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        """What the server has logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-
-@contextlib.contextmanager
-def run_server(
-    model_root: str | os.PathLike[str],
-    *,
-    env: dict[str, str] | None = None,
-    startup_timeout: float = 60.0,
-    log_level: str = "WARNING",
-) -> Iterator[Server]:
-    """Run the service in a real uvicorn process on a free 127.0.0.1 port, for a ``with`` block.
-
-    Waits until ``/health`` answers 200 (raising ``RuntimeError`` with the server's log if the
-    process dies or ``startup_timeout`` passes), yields a :class:`Server`, and stops the process
-    on exit (SIGTERM, then SIGKILL after 10 s). The log goes to a temporary file that is removed.
-
-    ``env`` adds environment variables (``MLBOOK_ALLOWED_ORIGINS``, ``MLBOOK_MODEL_VERSION``...).
-    """
-    import httpx
-
-    if not Path(model_root).is_dir():
-        raise FileNotFoundError(f"model_root {model_root} is not a folder")
-    if startup_timeout <= 0:
-        raise ValueError(f"startup_timeout must be positive, got {startup_timeout}")
-    with tempfile.TemporaryDirectory(prefix="mlbook-server-") as tmp:
-        log_path = Path(tmp) / "server.log"
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "mlbook_utils.serving:app_from_env", "--factory",
-                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                   "--log-level", log_level.lower()]
-        child_env = {**os.environ, "MLBOOK_MODEL_ROOT": str(model_root),
-                     "MLBOOK_LOG_LEVEL": log_level, **(env or {})}
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env,
-                                       stdin=subprocess.DEVNULL)
-        server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the server exited with code {process.returncode}:\n{server.log()}")
-                try:
-                    if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not answer /health in {startup_timeout} s:\n"
-                                       f"{server.log()}")
-                time.sleep(0.05)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@dataclass
-class LoadTestResult:
-    """What :func:`load_test` measured. Latencies are per request, in milliseconds."""
-
-    n_requests: int
-    concurrency: int
-    errors: int
-    seconds: float
-    latencies_ms: np.ndarray
-
-    @property
-    def throughput(self) -> float:
-        """Requests per second over the whole run."""
-        return self.n_requests / self.seconds
-
-    def percentile(self, q: float) -> float:
-        """The q-th percentile of the latencies (q in [0, 100])."""
-        return float(np.percentile(self.latencies_ms, q))
-
-    def __str__(self) -> str:
-        return (f"{self.n_requests} requests at concurrency {self.concurrency}: {self.errors} errors, "
-                f"{self.throughput:.0f} req/s, p50 {self.percentile(50):.1f} ms, "
-                f"p99 {self.percentile(99):.1f} ms")
-
-
-def load_test(
-    url: str,
-    payload: Any,
-    *,
-    n_requests: int = 1000,
-    concurrency: int = 16,
-    timeout: float = 30.0,
-) -> LoadTestResult:
-    """POST ``payload`` as JSON to ``url`` ``n_requests`` times from ``concurrency`` threads.
-
-    Each thread keeps one connection open (as a client with a connection pool would). A
-    response other than 200, or a transport error, counts as an error. Threads rather than
-    asyncio, so that it also runs inside a notebook's event loop.
-    """
-    import httpx
-
-    from mlbook_utils._validate import check_int
-
-    n_requests = check_int("n_requests", n_requests, minimum=1)
-    concurrency = check_int("concurrency", concurrency, minimum=1)
-    if concurrency > n_requests:
-        raise ValueError(f"concurrency ({concurrency}) must not exceed n_requests ({n_requests})")
-    latencies = np.empty(n_requests)
-    errors = [0] * concurrency
-    next_index = iter(range(n_requests))
-    lock = threading.Lock()
-
-    def worker(k: int) -> None:
-        with httpx.Client(timeout=timeout) as client:
-            while True:
-                with lock:
-                    i = next(next_index, None)
-                if i is None:
-                    return
-                start = time.perf_counter()
-                try:
-                    ok = client.post(url, json=payload).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies[i] = (time.perf_counter() - start) * 1000
-                errors[k] += not ok
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return LoadTestResult(n_requests=n_requests, concurrency=concurrency, errors=sum(errors),
-                          seconds=time.perf_counter() - start, latencies_ms=latencies)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mlbook_utils.serving export-model DIR``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m mlbook_utils.serving")
-    sub = parser.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export-model", help="train the churn model and save it as a new version")
-    export.add_argument("root", type=Path)
-    export.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    version = export_model(args.root, seed=args.seed)
-    print(f"saved churn v{version} in {args.root}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,16 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version as dist_version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from mlbook_utils._validate import check_bool, check_fraction, check_name, check_strings, check_version
+from mlbook_utils.envreport import library_versions
 
 #: Types outside skops' default trust list that the book's churn pipeline needs. Loading
 #: refuses any other type, so a tampered file cannot make the loader build arbitrary objects.
@@ -33,29 +34,15 @@ TRUSTED_TYPES: tuple[str, ...] = ("mlbook_utils.churn.ChurnFeatures", "numpy.dty
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 LATEST_FILE = "LATEST"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_LIBRARIES = ("scikit-learn", "numpy", "pandas", "skops", "mlbook-utils")
-
-
-def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"name must be 1-64 lowercase letters, digits, '-' or '_', got {name!r}")
-    return name
+#: The distributions a saved model depends on: their versions are stored in its metadata
+#: (``library_versions(MODEL_LIBRARIES)``), and loading compares the first three.
+MODEL_LIBRARIES: tuple[str, ...] = ("scikit-learn", "numpy", "pandas", "skops", "mlbook-utils")
+_CHECKED_LIBRARIES = ("scikit-learn", "numpy", "pandas")
+_METADATA_KEYS = ("version", "sha256", "threshold", "input_schema", "libraries")
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """The Python version and the versions of the libraries a saved model depends on."""
-    versions = {"python": platform.python_version()}
-    for lib in _LIBRARIES:
-        try:
-            versions[lib] = dist_version(lib)
-        except PackageNotFoundError:
-            versions[lib] = "not installed"
-    return versions
 
 
 def list_versions(root: str | os.PathLike[str], name: str) -> list[int]:
@@ -63,7 +50,7 @@ def list_versions(root: str | os.PathLike[str], name: str) -> list[int]:
 
     Returns an empty list when nothing has been saved under that name yet.
     """
-    folder = Path(root) / _check_name(name)
+    folder = Path(root) / check_name(name)
     if not folder.is_dir():
         return []
     return sorted(int(p.name[1:]) for p in folder.iterdir()
@@ -72,7 +59,7 @@ def list_versions(root: str | os.PathLike[str], name: str) -> list[int]:
 
 def set_latest(root: str | os.PathLike[str], name: str, version: int) -> None:
     """Point ``LATEST`` at ``version`` (an existing one): how a release or a rollback is made."""
-    if version not in list_versions(root, name):
+    if check_version(version) == "latest" or version not in list_versions(root, name):
         raise ValueError(f"{name} has no version {version!r}; saved: {list_versions(root, name)}")
     folder = Path(root) / name
     tmp = folder / f".{LATEST_FILE}.tmp"
@@ -127,13 +114,13 @@ def save_model_version(
     """
     import skops.io as sio
 
-    _check_name(name)
+    check_name(name)
     if not hasattr(model, "predict_proba"):
         raise TypeError(f"model must be a fitted classifier with predict_proba, got {type(model).__name__}")
     if not isinstance(input_example, pd.DataFrame) or input_example.empty:
         raise TypeError("input_example must be a non-empty DataFrame")
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
+    threshold = check_fraction("threshold", threshold)
+    check_bool("make_latest", make_latest)
     metrics = {str(k): float(v) for k, v in metrics.items()}
     folder = Path(root) / name
     number = max(list_versions(root, name), default=0) + 1
@@ -147,12 +134,12 @@ def save_model_version(
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "format": "skops",
         "sha256": _sha256(target / MODEL_FILE),
-        "threshold": float(threshold),
+        "threshold": threshold,
         "metrics": metrics,
         "params": dict(params or {}),
         "input_schema": {str(c): str(t) for c, t in example.dtypes.items()},
         "input_example": json.loads(example.to_json(orient="records", date_format="iso")),
-        "libraries": library_versions(),
+        "libraries": library_versions(MODEL_LIBRARIES),
     }
     (target / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
     if make_latest:
@@ -178,26 +165,39 @@ def load_model_version(
     """
     import skops.io as sio
 
-    _check_name(name)
+    check_name(name)
+    version = check_version(version)
+    trusted = check_strings("trusted", trusted)
+    check_bool("check_libraries", check_libraries)
     folder = Path(root) / name
     if version == "latest":
         pointer = folder / LATEST_FILE
         if not pointer.is_file():
             raise FileNotFoundError(f"no {LATEST_FILE} in {folder}: nothing saved under {name!r}")
-        version = int(pointer.read_text().strip())
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise TypeError(f"version must be an int or 'latest', got {version!r}")
+        text = pointer.read_text().strip()
+        if not text.isdecimal():
+            raise ValueError(f"{pointer} must hold a version number, holds {text[:40]!r}")
+        version = int(text)
     target = folder / f"v{version}"
     if not target.is_dir():
         raise FileNotFoundError(f"{name} has no version {version}; saved: {list_versions(root, name)}")
-    metadata = json.loads((target / METADATA_FILE).read_text())
     path = target / MODEL_FILE
+    for needed in (path, target / METADATA_FILE):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{name} v{version} is incomplete: {needed.name} is missing")
+    try:
+        metadata = json.loads((target / METADATA_FILE).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{target / METADATA_FILE} is not valid JSON: {exc}") from None
+    missing = [k for k in _METADATA_KEYS if not isinstance(metadata, dict) or k not in metadata]
+    if missing:
+        raise ValueError(f"{target / METADATA_FILE} lacks {missing}: not written by save_model_version")
     if _sha256(path) != metadata["sha256"]:
         raise ValueError(f"{path} does not match the sha256 in its metadata: changed or corrupt")
     if check_libraries:
-        now = library_versions()
+        now = library_versions(_CHECKED_LIBRARIES)
         differ = {lib: (metadata["libraries"].get(lib), now[lib])
-                  for lib in ("scikit-learn", "numpy", "pandas")
+                  for lib in _CHECKED_LIBRARIES
                   if metadata["libraries"].get(lib) != now[lib]}
         if differ:
             detail = ", ".join(f"{lib} saved with {a}, running {b}" for lib, (a, b) in differ.items())
@@ -206,5 +206,5 @@ def load_model_version(
     untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in set(trusted)]
     if untrusted:
         raise ValueError(f"{path} contains types that are not trusted: {untrusted}")
-    model = sio.load(path, trusted=list(trusted))
+    model = sio.load(path, trusted=trusted)
     return model, metadata

@@ -294,7 +294,7 @@ def image_build(tmp_path_factory):
 
 
 def test_the_image_environment_serves_with_its_own_command(image_build, tmp_path):
-    from mlbook_utils.serving import free_port
+    from mlbook_utils.serverrun import free_port
 
     venv, models = image_build["venv"], image_build["models"]
     python = str(venv / "bin" / "python")

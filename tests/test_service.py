@@ -14,15 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlbook_utils.serving import MAX_BATCH, MAX_BODY_BYTES, export_model, load_test, run_server
+from mlbook_utils.export import export_model
+from mlbook_utils.serverrun import load_test, run_server
+from mlbook_utils.serving import EXAMPLE_CUSTOMER, MAX_BATCH, MAX_BODY_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_ORIGIN = "https://app.example.com"
-GOOD = {
-    "signup_date": "2025-01-12", "last_login_date": "2025-12-08", "age": 37.0, "region": "west",
-    "contract": "month-to-month", "payment_method": "card", "internet_service": "dsl",
-    "monthly_charges": 55.17, "total_charges": 605.41, "support_calls": 2, "num_products": 2,
-}
+GOOD = dict(EXAMPLE_CUSTOMER)
 DROP = object()
 JSON = {"content-type": "application/json"}
 
@@ -41,6 +39,12 @@ def raw(text: str) -> dict:
     return {"content": text.encode(), "headers": JSON}
 
 
+def with_text(field: str, text: str) -> dict:
+    """The good customer as raw JSON, with ``text`` written verbatim as the value of ``field``."""
+    marker = "@@value@@"
+    return raw(json.dumps(customer(**{field: marker})).replace(json.dumps(marker), text))
+
+
 def chunks():  # a body without Content-Length: httpx sends it chunked
     for _ in range(300):
         yield b" " * 10_000
@@ -48,13 +52,13 @@ def chunks():  # a body without Content-Length: httpx sends it chunked
 
 # (name, method, path, request keyword arguments, expected status, text the message must contain)
 HOSTILE = [
-    ("NaN literal", "POST", "/predict", raw(json.dumps(GOOD).replace("37.0", "NaN")), 422, "finite"),
-    ("Infinity literal", "POST", "/predict", raw(json.dumps(GOOD).replace("55.17", "Infinity")), 422, "finite"),
-    ("-Infinity literal", "POST", "/predict", raw(json.dumps(GOOD).replace("605.41", "-Infinity")), 422, "finite"),
-    ("number overflowing to inf", "POST", "/predict", raw(json.dumps(GOOD).replace("55.17", "1e400")), 422, "finite"),
+    ("NaN literal", "POST", "/predict", with_text("age", "NaN"), 422, "finite"),
+    ("Infinity literal", "POST", "/predict", with_text("monthly_charges", "Infinity"), 422, "finite"),
+    ("-Infinity literal", "POST", "/predict", with_text("total_charges", "-Infinity"), 422, "finite"),
+    ("number overflowing to inf", "POST", "/predict", with_text("monthly_charges", "1e400"), 422, "finite"),
     ("'NaN' as a string", "POST", "/predict", {"json": customer(age="NaN")}, 422, "number"),
     ("text for a number", "POST", "/predict", {"json": customer(age="forty")}, 422, "number"),
-    ("numeric string", "POST", "/predict", {"json": customer(monthly_charges="55.17")}, 422, "number"),
+    ("numeric string", "POST", "/predict", {"json": customer(monthly_charges=str(GOOD["monthly_charges"]))}, 422, "number"),
     ("bool for a count", "POST", "/predict", {"json": customer(support_calls=True)}, 422, "integer"),
     ("fraction for a count", "POST", "/predict", {"json": customer(num_products=1.5)}, 422, "integer"),
     ("negative count", "POST", "/predict", {"json": customer(support_calls=-1)}, 422, "greater than or equal"),
@@ -67,7 +71,8 @@ HOSTILE = [
     ("10 kB string for a category", "POST", "/predict", {"json": customer(region="x" * 10_000)}, 422, "'north'"),
     ("10 kB string for a date", "POST", "/predict", {"json": customer(signup_date="2" * 10_000)}, 422, "date"),
     ("impossible date", "POST", "/predict", {"json": customer(signup_date="2025-13-45")}, 422, "date"),
-    ("login before signup", "POST", "/predict", {"json": customer(last_login_date="2024-01-01")}, 422, "before signup"),
+    ("login before signup (dates swapped)", "POST", "/predict",
+     {"json": customer(signup_date=GOOD["last_login_date"], last_login_date=GOOD["signup_date"])}, 422, "before signup"),
     ("a list of features", "POST", "/predict", {"json": list(GOOD.values())}, 422, "dictionary"),
     ("a bare number", "POST", "/predict", {"json": 42}, 422, "dictionary"),
     ("empty body", "POST", "/predict", {"content": b"", "headers": JSON}, 422, "Field required"),

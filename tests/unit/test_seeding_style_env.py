@@ -5,7 +5,8 @@ import matplotlib as mpl
 import numpy as np
 import pytest
 
-from mlbook_utils import PALETTE, environment_report, seed_everything, use_book_style
+from mlbook_utils import PALETTE, environment_report, library_versions, seed_everything, use_book_style
+from mlbook_utils.envreport import BOOK_PACKAGES
 
 
 def test_seed_everything_seeds_python_and_numpy():
@@ -92,10 +93,27 @@ def test_environment_report_default_covers_the_book():
     assert {"scikit-learn", "torch", "jupyter-book", "mlbook-utils"} <= names
 
 
-@pytest.mark.parametrize("bad", ["numpy", ["numpy", ""], [3]])
+@pytest.mark.parametrize("bad", ["numpy", ["numpy", ""], [3], 3])
 def test_environment_report_rejects_bad_input(bad):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="packages must"):
         environment_report(bad)
+
+
+def test_library_versions_is_what_the_report_tables():
+    versions = library_versions(["numpy", "python", "surely-not-installed-pkg"])
+    assert list(versions) == ["python", "numpy", "surely-not-installed-pkg"]
+    assert versions["python"] == sys.version.split()[0]  # not overwritten by the "python" asked for
+    assert versions["numpy"] == np.__version__
+    report = environment_report(["numpy", "surely-not-installed-pkg"])
+    tabled = dict(zip(report["component"], report["version"]))
+    assert {k: tabled[k] for k in versions} == versions
+    assert list(library_versions()) == ["python", *BOOK_PACKAGES]
+
+
+@pytest.mark.parametrize("bad", ["numpy", [None], 3])
+def test_library_versions_rejects_bad_input(bad):
+    with pytest.raises(TypeError, match="packages must"):
+        library_versions(bad)
 
 
 def test_package_exports_resolve_lazily():

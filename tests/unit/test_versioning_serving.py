@@ -1,29 +1,27 @@
-"""Unit tests of mlbook_utils.versioning and the parts of mlbook_utils.serving that need no server
-(tests/test_service.py runs the real server)."""
+"""Unit tests of mlbook_utils.versioning, mlbook_utils.export, mlbook_utils.serverrun and the
+parts of mlbook_utils.serving that need no server (tests/test_service.py runs the real server)."""
 
 from __future__ import annotations
 
 import json
 import os
+import typing
 
 import numpy as np
 import pytest
 
-from mlbook_utils import build_churn_pipeline, make_churn
+from mlbook_utils import build_churn_pipeline, library_versions, make_churn
+from mlbook_utils import synthetic
 from mlbook_utils.churn import RAW_COLUMNS
-from mlbook_utils.serving import (
-    Batch, Customer, LoadTestResult, create_app, export_model, free_port, load_test, main, run_server,
-    to_records,
-)
+from mlbook_utils.export import export_model, main
+from mlbook_utils.serverrun import LoadTestResult, free_port, load_test, run_server
+from mlbook_utils.serving import EXAMPLE_CUSTOMER, Batch, Customer, create_app, to_records
 from mlbook_utils.versioning import (
-    LATEST_FILE, METADATA_FILE, MODEL_FILE, list_versions, load_model_version, save_model_version,
-    set_latest,
+    LATEST_FILE, METADATA_FILE, MODEL_FILE, MODEL_LIBRARIES, list_versions, load_model_version,
+    save_model_version, set_latest,
 )
 
-GOOD = {"signup_date": "2025-01-12", "last_login_date": "2025-12-08", "age": 37.0,
-        "region": "west", "contract": "month-to-month", "payment_method": "card",
-        "internet_service": "dsl", "monthly_charges": 55.17, "total_charges": 605.41,
-        "support_calls": 2, "num_products": 2}
+GOOD = dict(EXAMPLE_CUSTOMER)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def test_save_and_load_round_trip(store, fitted):
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert meta["version"] == 1 and meta["metrics"] == {"auc": 0.8}
     assert list(meta["input_schema"]) == list(RAW_COLUMNS)
-    assert meta["libraries"]["scikit-learn"]
+    assert meta["libraries"] == library_versions(MODEL_LIBRARIES)
     assert (store / "churn" / LATEST_FILE).read_text() == "1\n"
 
 
@@ -90,8 +88,33 @@ def test_load_errors_say_what_is_wrong(store, tmp_path):
         load_model_version(store, "churn", 7)
     with pytest.raises(TypeError, match="version must be"):
         load_model_version(store, "churn", "1")
+    with pytest.raises(ValueError, match="version must be >= 1"):
+        load_model_version(store, "churn", 0)
+    with pytest.raises(TypeError, match="trusted must be a list"):
+        load_model_version(store, "churn", trusted="numpy.dtype")
+    with pytest.raises(TypeError, match="check_libraries must be True or False"):
+        load_model_version(store, "churn", check_libraries="no")
     with pytest.raises(ValueError, match="no version 5"):
         set_latest(store, "churn", 5)
+    with pytest.raises(TypeError, match="version must be"):
+        set_latest(store, "churn", 1.0)
+
+
+def test_a_damaged_store_is_refused_with_the_reason(store):
+    folder = store / "churn"
+    (folder / LATEST_FILE).write_text("v1\n")
+    with pytest.raises(ValueError, match="must hold a version number"):
+        load_model_version(store, "churn")
+    meta_path = folder / "v1" / METADATA_FILE
+    meta_path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_model_version(store, "churn", 1)
+    meta_path.write_text(json.dumps({"version": 1}))
+    with pytest.raises(ValueError, match="lacks .*sha256"):
+        load_model_version(store, "churn", 1)
+    (folder / "v1" / MODEL_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="model.skops is missing"):
+        load_model_version(store, "churn", 1)
 
 
 def test_a_changed_file_is_refused(store):
@@ -121,7 +144,10 @@ def test_untrusted_types_are_refused(store):
 # ---------------------------------------------------------------- serving, without a server
 
 def test_customer_schema_accepts_good_and_refuses_bad():
-    assert Customer.model_validate(GOOD).age == 37.0
+    assert Customer.model_validate(GOOD).age == EXAMPLE_CUSTOMER["age"]
+    assert Customer.model_json_schema()["examples"] == [GOOD]
+    with pytest.raises(TypeError):
+        EXAMPLE_CUSTOMER["age"] = 1  # read-only: no test can change it for the others
     for bad in ({**GOOD, "age": float("nan")}, {**GOOD, "age": "37"}, {**GOOD, "extra": 1},
                 {**GOOD, "last_login_date": "2024-01-01"}, {**GOOD, "region": "mars"}):
         with pytest.raises(ValueError):
@@ -130,26 +156,60 @@ def test_customer_schema_accepts_good_and_refuses_bad():
         Batch.model_validate({"customers": []})
 
 
+def literal_values(annotation: object) -> tuple:
+    """The values of ``Literal[...]`` or of ``Literal[...] | None``."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    (literal,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return typing.get_args(literal)
+
+
+def test_schema_categories_are_the_generators():
+    fields = Customer.model_fields
+
+    def values(name: str) -> tuple:
+        return literal_values(fields[name].annotation)
+
+    assert values("region") == synthetic.REGIONS
+    assert values("contract") == synthetic.CONTRACTS
+    assert values("internet_service") == synthetic.INTERNET
+    assert values("payment_method") == synthetic.PAYMENT_METHODS
+    assert list(fields) == list(RAW_COLUMNS), "the schema's fields are the model's columns, in order"
+
+
 def test_create_app_refuses_unsafe_or_bad_settings(tmp_path):
     with pytest.raises(ValueError, match="any web site"):
         create_app(tmp_path, allow_origins=["*"], allow_credentials=True)
-    with pytest.raises(TypeError, match="list of origins"):
+    with pytest.raises(TypeError, match="allow_origins must be a list of strings, not one string"):
         create_app(tmp_path, allow_origins="https://a.example")
     with pytest.raises(ValueError, match="max_body_bytes"):
         create_app(tmp_path, max_body_bytes=10)
     with pytest.raises(ValueError, match="name must be"):
         create_app(tmp_path, name="../etc")
+    with pytest.raises(TypeError, match="version must be"):
+        create_app(tmp_path, version="2")
+    with pytest.raises(TypeError, match="allow_credentials must be True or False"):
+        create_app(tmp_path, allow_origins=["https://a.example"], allow_credentials="false")
+    with pytest.raises(TypeError, match="non-empty strings"):
+        create_app(tmp_path, allow_origins=["https://a.example", ""])
     routes = {r.path for r in create_app(tmp_path, allow_origins=["*"]).routes}
     assert {"/health", "/metadata", "/predict", "/predict/batch"} <= routes
 
 
 def test_export_model_and_main(tmp_path, capsys):
-    assert main(["export-model", str(tmp_path), "--seed", "3"]) == 0
+    assert main(["export-model", str(tmp_path), "--seed", "3", "--n-customers", "2000"]) == 0
     assert "saved churn v1" in capsys.readouterr().out
     _, meta = load_model_version(tmp_path, "churn")
     assert 0.5 < meta["metrics"]["roc_auc"] <= 1 and meta["params"]["seed"] == 3
+    # the messy table swaps the dates of 0.5 % of the customers; the schema refuses those rows
+    assert meta["params"]["refused_rows"] == 2000 // 200
     with pytest.raises(ValueError, match="n_customers"):
         export_model(tmp_path, n_customers=10)
+    with pytest.raises(TypeError, match="seed"):
+        export_model(tmp_path, seed=1.5)
+    with pytest.raises(SystemExit):
+        main(["export-model", str(tmp_path), "--n-customers", "10"])
+    assert "n_customers must be >= 200" in capsys.readouterr().err
 
 
 def test_to_records_gives_valid_customers():
@@ -176,6 +236,9 @@ def test_run_server_and_load_test_argument_errors(tmp_path):
             pass
     with pytest.raises(ValueError, match="startup_timeout"):
         with run_server(tmp_path, startup_timeout=0):
+            pass
+    with pytest.raises(TypeError, match="startup_timeout"):
+        with run_server(tmp_path, startup_timeout="60"):
             pass
     with pytest.raises(ValueError, match="concurrency"):
         load_test("http://127.0.0.1:9/predict", {}, n_requests=2, concurrency=4)
@@ -209,3 +272,30 @@ def test_app_from_env_needs_the_model_root(monkeypatch):
     with pytest.raises(RuntimeError, match="MLBOOK_MODEL_ROOT"):
         app_from_env()
     assert os.environ.get("MLBOOK_MODEL_ROOT") is None
+
+
+@pytest.mark.parametrize(("variable", "value", "error", "says"), [
+    ("MLBOOK_MODEL_VERSION", "v2", TypeError, "MLBOOK_MODEL_VERSION must be an int or 'latest'"),
+    ("MLBOOK_MODEL_VERSION", "0", ValueError, "MLBOOK_MODEL_VERSION must be >= 1"),
+    ("MLBOOK_MODEL_NAME", "../x", ValueError, "MLBOOK_MODEL_NAME must be"),
+    ("MLBOOK_LOG_LEVEL", "loud", ValueError, "MLBOOK_LOG_LEVEL must be"),
+])
+def test_app_from_env_names_the_bad_variable(monkeypatch, tmp_path, variable, value, error, says):
+    from mlbook_utils.serving import app_from_env
+
+    monkeypatch.setenv("MLBOOK_MODEL_ROOT", str(tmp_path))
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(error, match=says):
+        app_from_env()
+
+
+def test_app_from_env_reads_its_settings(monkeypatch, tmp_path):
+    from mlbook_utils.serving import app_from_env
+
+    monkeypatch.setenv("MLBOOK_MODEL_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLBOOK_MODEL_VERSION", " 3 ")
+    monkeypatch.setenv("MLBOOK_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("MLBOOK_LOG_LEVEL", "warning")
+    app = app_from_env()
+    (cors,) = [m for m in app.user_middleware if m.cls.__name__ == "CORSMiddleware"]
+    assert cors.kwargs["allow_origins"] == ["https://a.example", "https://b.example"]
