@@ -33,7 +33,7 @@ CENTS_THRESHOLD = 1000.0
 
 
 class ChurnFeatures(TransformerMixin, BaseEstimator):
-    """Fix charges entered in cents and add tenure, days since login and charges per product.
+    """Fix charges entered in cents and swapped dates; add tenure, days since login, charges per product.
 
     Parameters
     ----------
@@ -42,8 +42,23 @@ class ChurnFeatures(TransformerMixin, BaseEstimator):
 
     Notes
     -----
+    Row-level repairs, both stateless: ``monthly_charges`` above 1,000 were entered in cents and
+    are divided by 100; a row whose ``last_login_date`` precedes its ``signup_date`` cannot be
+    right (nobody logs in before signing up) and had its two dates swapped at entry (as
+    :func:`mlbook_utils.make_churn` with ``messy=True`` does to 0.5 % of customers), so they are
+    swapped back before the durations are computed. The output carries the repaired dates.
+
     Stateless apart from remembering the input columns, so fitting on training data only is
     trivially leak-free. Supports ``get_feature_names_out`` and ``set_output``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"signup_date": pd.to_datetime(["2025-01-01", "2025-12-01"]),
+    ...                   "last_login_date": pd.to_datetime(["2025-12-21", "2025-06-01"]),
+    ...                   "monthly_charges": [50.0, 6000.0], "num_products": [1, 2]})
+    >>> out = ChurnFeatures().fit_transform(X)
+    >>> out["days_since_login"].tolist(), out["monthly_charges"].tolist()
+    ([10.0, 30.0], [50.0, 60.0])
     """
 
     def __init__(self, snapshot_date: str = "2025-12-31") -> None:
@@ -73,10 +88,15 @@ class ChurnFeatures(TransformerMixin, BaseEstimator):
         snapshot = pd.Timestamp(self.snapshot_date)
         charges = X["monthly_charges"].where(X["monthly_charges"] <= CENTS_THRESHOLD,
                                              X["monthly_charges"] / 100)
+        signup, login = pd.to_datetime(X["signup_date"]), pd.to_datetime(X["last_login_date"])
+        swapped = login < signup  # impossible order: the dates were entered the wrong way round
+        signup, login = signup.where(~swapped, login), login.where(~swapped, signup)
         return X.assign(
+            signup_date=signup,
+            last_login_date=login,
             monthly_charges=charges,
-            tenure_months=(snapshot - pd.to_datetime(X["signup_date"])).dt.days / 30.44,
-            days_since_login=(snapshot - pd.to_datetime(X["last_login_date"])).dt.days.astype(float),
+            tenure_months=(snapshot - signup).dt.days / 30.44,
+            days_since_login=(snapshot - login).dt.days.astype(float),
             charges_per_product=charges / X["num_products"],
         )
 

@@ -269,3 +269,15 @@ def test_intro_names_the_written_chapters():
     names = ", ".join(map(str, written[:-1])) + f" and {written[-1]}"
     intro = (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
     assert f"Chapters {names} are written" in intro, f"book/intro.md must say: Chapters {names} are written"
+
+
+def test_pages_pending_a_seed_review_say_why():
+    # `mlbook: {seed_pending: "why"}` makes nbval run a page under the build's seed only: a
+    # stopgap for pages whose claims have not been re-checked against other seeds yet.
+    pending = {}
+    for page in PAGES:
+        why = (jupytext.read(page).metadata.get("mlbook") or {}).get("seed_pending")
+        if why is not None:
+            assert isinstance(why, str) and len(why) > 20, f"{page}: seed_pending needs a reason"
+            pending[str(page.relative_to(ROOT))] = why
+    print("pages still pending a seed review:", pending or "none")
