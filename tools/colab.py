@@ -59,7 +59,9 @@ PIP_NAMES = {
 }
 # mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
 SUBMODULE_NEEDS = {
-    "mlbook_utils.serving": {"fastapi", "uvicorn", "httpx", "skops"},
+    "mlbook_utils.serving": {"fastapi", "skops"},
+    "mlbook_utils.serverrun": {"fastapi", "uvicorn", "httpx", "skops"},
+    "mlbook_utils.export": {"fastapi", "skops"},
     "mlbook_utils.versioning": {"skops"},
 }
 NEVER_INSTALL = {"torch"}  # Colab's own build matches its GPU; a pip reinstall would replace it
