@@ -9,6 +9,7 @@ the one the browser tests use; nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -58,6 +59,10 @@ def print_pdf(html: Path, out: Path) -> int:
                                timeout=60_000)
         typeset = page.evaluate(
             "MathJax.startup.promise.then(() => document.querySelectorAll('mjx-container').length)")
+        untypeset = page.evaluate(
+            "[...document.querySelectorAll('.math')].filter(e => !e.querySelector('mjx-container')).length")
+        out.with_suffix(".json").write_text(
+            json.dumps({"formulas_typeset": typeset, "math_left_as_tex": untypeset}) + "\n")
         page.pdf(path=str(out), format="A4", print_background=True, outline=True, tagged=True,
                  prefer_css_page_size=True)
         browser.close()

@@ -263,6 +263,12 @@ def _no_launch_buttons_offline(app: Sphinx) -> None:
     if app.builder.name in ("epub", "singlehtml"):
         app.config.html_theme_options = {**app.config.html_theme_options, "launch_buttons": {}}
         app.config.html_copy_source = False  # no "view source" in a book file
+        # Sphinx looks up node visitors by builder name and falls back to the format only when
+        # no extension registered any for that name; some do for singlehtml, which then lacks
+        # myst-nb's (its folded code cells). Give these builders every HTML visitor they lack.
+        handlers = app.registry.translation_handlers
+        for node, visitors in handlers.get("html", {}).items():
+            handlers.setdefault(app.builder.name, {}).setdefault(node, visitors)
 
 
 def _add_static_folder(app: Sphinx, config) -> None:
