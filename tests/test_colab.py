@@ -94,6 +94,14 @@ def colab_like_env(tmp_path_factory):
     subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--progress-bar", "off",
                     *[f"{p}=={pins[p]}" for p in COLAB_PREINSTALLED]],
                    check=True, capture_output=True)
+    # What the set-up cells of the pages run here install beyond Colab's libraries (the serving
+    # schema of the pipeline page needs fastapi and skops), fetched once into the wheel folder:
+    # the cells themselves may install only from there.
+    extra = [f"{p}=={pins[p]}" for p in ("fastapi", "skops")]
+    subprocess.run([str(venv / "bin" / "pip"), "download", "--quiet", "--progress-bar", "off",
+                    "--dest", str(wheels), *extra,
+                    *[f"{p}=={pins[p]}" for p in COLAB_PREINSTALLED if p != "torch"]],
+                   check=True, capture_output=True)
     kernel_dir = root / "jupyter" / "kernels" / "colab-like"
     kernel_dir.mkdir(parents=True)
     (kernel_dir / "kernel.json").write_text(json.dumps({
