@@ -172,6 +172,14 @@ def _remember_errata_page(app, doctree) -> None:
         app.env.mlbook_errata_pages[app.env.docname] = True
 
 
+def _errata_page_loads_mathjax(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    # The appendix copies notes that hold math, but Sphinx decides whether a page loads MathJax
+    # from the page's own source, which has none: mark the appendix as holding equations before
+    # sphinx.ext.mathjax (priority 500) looks.
+    if pagename in getattr(app.env, "mlbook_errata_pages", {}):
+        app.env.get_domain("math").data["has_equations"][pagename] = True
+
+
 def _fill_errata_lists(app: Sphinx, doctree, fromdocname: str) -> None:
     lists = list(doctree.findall(errata_list_node))
     if not lists:
@@ -291,6 +299,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-merge-info", _merge_errata)
     app.connect("env-get-outdated", _errata_page_is_outdated)
     app.connect("doctree-resolved", _fill_errata_lists)
+    app.connect("html-page-context", _errata_page_loads_mathjax, priority=100)
     app.connect("html-page-context", _page_context, priority=10_000)
     app.connect("doctree-resolved", _caption_as_alt_text)
     app.connect("build-finished", _offer_generated_notebooks)
