@@ -19,6 +19,8 @@ and saving the model it serves is :mod:`mlbook_utils.export`.
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
 import logging
 import os
 import threading
@@ -180,6 +182,10 @@ def create_app(
         yield
         state.clear()
 
+    if "max_body_size" not in inspect.signature(FastAPI).parameters:
+        # Older FastAPI takes the unknown keyword silently, and the limit would not exist.
+        raise RuntimeError("the body-size limit needs FastAPI 0.164 or newer; "
+                           f"this is {importlib.metadata.version('fastapi')}")
     app = FastAPI(title="Churn prediction", version="1", lifespan=lifespan,
                   summary="The churn model of 'AI/ML Crash Course', served over HTTP.",
                   max_body_size=max_body_bytes)
@@ -189,6 +195,9 @@ def create_app(
         from sklearn import config_context
 
         frame = pd.DataFrame([c.model_dump() for c in customers], columns=state["columns"])
+        # JSON null arrives as None. pandas 2 keeps None in a text column, which scikit-learn's
+        # imputers do not count as missing (pandas 3 stores NaN): make it NaN on every version.
+        frame = frame.where(frame.notna(), float("nan"))
         for column in ("signup_date", "last_login_date"):
             frame[column] = pd.to_datetime(frame[column])
         # One prediction at a time: under the GIL, threads interleaving pandas code only slow

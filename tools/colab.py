@@ -32,6 +32,7 @@ import jupytext
 import nbformat
 import yaml
 
+from tools.colab_stack import read_minimums
 from tools.notebooks import ROOT, notebook_pages
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -235,13 +236,24 @@ def _imports(code: str) -> set[str]:
     return names
 
 
-def setup_cell(modules: set[str], needs_repo: bool = False) -> str:
+def setup_cell(modules: set[str], needs_repo: bool = False,
+               minimums: dict[str, str] | None = None) -> str:
     """The first cell: install what the runtime lacks, and stand in for myst_nb.glue.
 
     ``needs_repo`` (front matter ``mlbook: {needs_repo: true}``): the page reads files of the
     repository (``deploy/``) next to the package, so the cell clones the repository and installs
     the package from that clone instead of from the git URL.
+
+    ``minimums`` ({pip name: version}, from ``tools/colab-minimums.toml``): versions the page
+    needs that are newer than Colab's; the cell upgrades a library only when the runtime's is
+    older, and asks for a restart when the library had already been imported.
     """
+    minimums = minimums or {}
+    by_pip = {pip: module for module, pip in PIP_NAMES.items()}
+    unknown_min = [pip for pip in minimums if pip not in by_pip]
+    if unknown_min:
+        raise KeyError(f"colab-minimums.toml names {unknown_min}: add them to PIP_NAMES")
+    modules = modules | {by_pip[pip] for pip in minimums}
     third_party = sorted(m for m in modules if m not in sys.stdlib_module_names
                          and m not in NOT_NEEDED and m not in NEVER_INSTALL and m != "mlbook_utils")
     unknown = [m for m in third_party if m not in PIP_NAMES]
@@ -262,7 +274,8 @@ def setup_cell(modules: set[str], needs_repo: bool = False) -> str:
             'spec = importlib.util.find_spec("mlbook_utils")',
             'if spec is None or not os.path.isdir(os.path.join(os.path.dirname(spec.origin), os.pardir, "deploy")):',
             '    if not os.path.isdir("ml-crash-course"):',
-            f'        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "{REPO_URL}", "ml-crash-course"], check=True)',
+            f'        repo = os.environ.get("MLBOOK_REPO_URL", "{REPO_URL}")',
+            '        subprocess.run(["git", "clone", "--quiet", "--depth", "1", repo, "ml-crash-course"], check=True)',
             '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "ml-crash-course"], check=True)',
             '    sys.path.insert(0, os.path.abspath("ml-crash-course"))',
             "",
@@ -273,9 +286,38 @@ def setup_cell(modules: set[str], needs_repo: bool = False) -> str:
         *[f'    "{m}": "{p}",' for m, p in wanted.items()],
         "}",
         "missing = [pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None]",
-        "if missing:",
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)',
     ]
+    if minimums:
+        lines[1] = "import importlib.metadata, importlib.util, os, re, subprocess, sys"
+        lines += [
+            "# Newer versions than Colab ships that this page needs (tools/colab-minimums.toml).",
+            "minimum = {" + ", ".join(f'"{p}": "{v}"' for p, v in sorted(minimums.items())) + "}",
+            "",
+            "",
+            "def version(text):",
+            '    return tuple(int(part) for part in re.match(r"\\d+(\\.\\d+)*", text).group().split("."))',
+            "",
+            "",
+            "old = [pip for pip, floor in minimum.items() if pip not in missing",
+            "       and version(importlib.metadata.version(pip)) < version(floor)]",
+            "install = missing + [f\"{pip}>={minimum[pip]}\" for pip in old]",
+        ]
+    else:
+        lines += ["install = missing"]
+    lines += [
+        "if install:",
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *install], check=True)',
+        "    importlib.invalidate_caches()",
+    ]
+    if minimums:
+        by_pip_wanted = {p: m for m, p in wanted.items()}
+        lines += [
+            "modules = {" + ", ".join(f'"{p}": "{by_pip_wanted[p]}"' for p in sorted(minimums)) + "}",
+            "stale = [pip for pip in old if modules[pip] in sys.modules]",
+            "if stale:",
+            '    raise RuntimeError(f"Upgraded {stale}, which this session had already imported: "',
+            '                       "restart the session (Runtime > Restart session) and run the notebook again.")',
+        ]
     if "torch" in modules:
         lines += [
             'if importlib.util.find_spec("torch") is None:',
@@ -346,7 +388,8 @@ def colab_notebook(page: Path, glued: dict[str, object] | None = None,
     )
     out = nbformat.v4.new_notebook()
     needs_repo = bool((nb.metadata.get("mlbook") or {}).get("needs_repo"))
-    setup = nbformat.v4.new_code_cell(setup_cell(modules, needs_repo))
+    minimums = read_minimums().get(page.relative_to(ROOT).as_posix(), {})
+    setup = nbformat.v4.new_code_cell(setup_cell(modules, needs_repo, minimums))
     out.cells = [cells[0], intro, setup, *cells[1:]] \
         if cells and cells[0].cell_type == "markdown" else [intro, setup, *cells]
     out.metadata = {
