@@ -34,7 +34,11 @@ NOT_INSTALLED = {"torch", "xgboost", "shap", "numba", "llvmlite", "slicer"}
 
 
 def read_stack(path: Path = STACK) -> dict[str, dict[str, str]]:
-    """The stack file as {section: {name: version}}; the [python] section maps "python"."""
+    """The stack file as {section: {name: version}}; the [python] section maps "python".
+
+    A name without a version (the [not shipped] section) maps to "".
+    """
+    section = ""
     sections: dict[str, dict[str, str]] = {}
     current = None
     for raw in path.read_text(encoding="utf-8").splitlines():
@@ -42,14 +46,17 @@ def read_stack(path: Path = STACK) -> dict[str, dict[str, str]]:
         if not line:
             continue
         if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], {})
+            section = line[1:-1]
+            current = sections.setdefault(section, {})
         elif current is None:
             raise ValueError(f"{path}: {raw!r} comes before any [section]")
         elif "==" in line:
             name, version = line.split("==", 1)
             current[name.strip()] = version.strip()
-        else:
-            current["python" if "python" not in current else line] = line
+        elif section == "python":
+            current["python"] = line
+        else:  # a name without a version ([not shipped])
+            current[line] = ""
     return sections
 
 

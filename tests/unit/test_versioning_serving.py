@@ -299,3 +299,31 @@ def test_app_from_env_reads_its_settings(monkeypatch, tmp_path):
     app = app_from_env()
     (cors,) = [m for m in app.user_middleware if m.cls.__name__ == "CORSMiddleware"]
     assert cors.kwargs["allow_origins"] == ["https://a.example", "https://b.example"]
+
+
+def test_served_probabilities_are_the_in_process_ones_with_missing_text(store, fitted):
+    """JSON null in a text column must reach the model as NaN (pandas 2 would keep None, which
+    scikit-learn's imputers do not count as missing)."""
+    import httpx
+
+    model, _ = fitted
+    df = make_churn(300, seed=4)
+    df = df[df["last_login_date"] >= df["signup_date"]]
+    X = df[list(RAW_COLUMNS)]
+    assert X["payment_method"].isna().any(), "the test needs rows with a missing category"
+    with run_server(store) as server:
+        answer = httpx.post(f"{server.url}/predict/batch", json={"customers": to_records(X)})
+    served = np.array([p["churn_probability"] for p in answer.json()["predictions"]])
+    assert np.abs(served - model.predict_proba(X)[:, 1]).max() < 1e-9
+
+
+def test_create_app_refuses_a_fastapi_without_the_body_limit(tmp_path, monkeypatch):
+    import fastapi
+
+    class OldFastAPI:  # takes any keyword, as FastAPI before 0.164 took max_body_size
+        def __init__(self, **extra: object) -> None:
+            pass
+
+    monkeypatch.setattr(fastapi, "FastAPI", OldFastAPI)
+    with pytest.raises(RuntimeError, match="FastAPI 0.164 or newer"):
+        create_app(tmp_path)
