@@ -38,11 +38,13 @@ help:
 	@echo "make epub   - the whole book as an EPUB in _build/epub"
 	@echo "make clean  - remove _build (make distclean also removes .venv)"
 
-$(STAMP): requirements.txt pyproject.toml
+# The service's pinned closure is a constraint too: the libraries the book and the service share
+# (and their dependencies, which requirements.txt leaves free) are then the same versions.
+$(STAMP): requirements.txt pyproject.toml deploy/requirements-serve.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "The book is pinned for Python 3.11; got " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned requirements into $(VENV) (first time: a few minutes)"
-	@$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	@$(BIN)/python -m pip install --quiet --progress-bar off -r requirements.txt -c deploy/requirements-serve.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 	@$(BIN)/python -m pip install --quiet --progress-bar off --no-deps --editable .
 	@$(BIN)/python -m pip check
 	@touch $(STAMP)
