@@ -95,6 +95,7 @@ pdf: book
 	@$(BIN)/python -m tools.pdf _build/singlehtml $(PDF)
 
 epub: book
+	@rm -f _build/epub/index.html  # Jupyter Book's redirect from the last build: not an EPUB file
 	@MLBOOK_SEED=$(BOOK_SEED) $(BIN)/jupyter-book build $(JB_FLAGS) --builder custom --custom-builder epub . \
 	  >_build/epub.log 2>&1 || { cat _build/epub.log; exit 1; }
 	@echo "wrote $(EPUB) ($$(du -h $(EPUB) | cut -f1))"

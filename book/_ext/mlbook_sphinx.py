@@ -122,6 +122,36 @@ def _first_sentences(text: str, limit: int = 300) -> str:
     return text[: cut + 1] if cut > 80 else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
+def _first_sentences_of(para: nodes.Element, limit: int = 300) -> nodes.paragraph:
+    """The paragraph's inline nodes (math, code, emphasis kept), cut after about ``limit``
+    characters at a sentence end; cross-references become their text."""
+    out = nodes.paragraph()
+    total = 0
+    for child in para.children:
+        text = child.astext()
+        if isinstance(child, nodes.Text) and total + len(text) > limit:
+            room = max(0, limit - total)
+            cut = text.rfind(". ", 0, room)
+            out += nodes.Text(text[: cut + 1] if cut >= 0 else text[:room].rsplit(" ", 1)[0] + " ...")
+            break
+        out += child.deepcopy()
+        total += len(text)
+        if total > limit:
+            out += nodes.Text(" ...")
+            break
+    # Cross-references and citations point into the page the note is on: keep their text.
+    local = [n for n in out.findall(nodes.Element)
+             if isinstance(n, (addnodes.pending_xref, nodes.footnote_reference, nodes.citation_reference))
+             or (isinstance(n, nodes.reference) and (n.get("refid") or n.get("refuri", "").startswith("#")))]
+    for node in out.findall(nodes.Element):
+        node["ids"] = []  # a copy: the anchors stay on the page the note is on
+    for node in local:
+        if node.parent is not None:
+            node.replace_self(nodes.Text(node.astext()))
+    out += nodes.Text(" ")
+    return out
+
+
 def _collect_errata(app: Sphinx, doctree) -> None:
     env = app.env
     docname = env.docname
@@ -131,8 +161,11 @@ def _collect_errata(app: Sphinx, doctree) -> None:
         if text.startswith(CORRECTION_LEAD):
             if not note["ids"]:
                 note["ids"].append(f"crash-course-{env.new_serialno('crash-course')}")
+            # The first paragraph as nodes, not as text: its math stays math in the appendix.
+            first = next(iter(note.findall(nodes.paragraph)), None)
+            summary = _first_sentences_of(first) if first is not None else _first_sentences(text)
             found.append({"docname": docname, "id": note["ids"][0], "kind": "correction",
-                          "text": _first_sentences(text)})
+                          "text": summary})
     for node in list(doctree.findall(erratum_node)):
         # Keep the erratum's inline markup (code, emphasis) for the appendix; cross-references
         # become their text, since they would resolve against the wrong page there.
