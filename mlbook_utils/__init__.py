@@ -23,6 +23,12 @@ _EXPORTS = {
     "build_churn_pipeline": "churn",
     "compare_models": "compare",
     "plot_decision_regions": "compare",
+    "History": "deep",
+    "evaluate": "deep",
+    "fit": "deep",
+    "get_device": "deep",
+    "make_loader": "deep",
+    "predict": "deep",
     "Dataset": "data",
     "list_datasets": "data",
     "load_dataset": "data",
@@ -59,6 +65,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
     from mlbook_utils.churn import ChurnFeatures, build_churn_pipeline
     from mlbook_utils.compare import compare_models, plot_decision_regions
+    from mlbook_utils.deep import History, evaluate, fit, get_device, make_loader, predict
     from mlbook_utils.data import Dataset, list_datasets, load_dataset
     from mlbook_utils.envreport import environment_report, library_versions
     from mlbook_utils.seeding import page_seed, seed_everything

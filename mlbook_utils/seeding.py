@@ -50,7 +50,10 @@ def seed_everything(seed: int | None = None, *, torch: bool | None = None) -> in
     torch:
         ``True`` seeds PyTorch (CPU and every CUDA device), importing it if needed; ``False`` leaves
         it alone; ``None`` (default) seeds it only if it is already imported, so pages that never
-        use PyTorch do not pay for importing it.
+        use PyTorch do not pay for importing it. When PyTorch is seeded and no GPU is present,
+        ``torch.use_deterministic_algorithms(True)`` is switched on too, so a CPU run repeats
+        exactly. On a GPU only cuDNN's autotuner is turned off: some CUDA kernels have no
+        deterministic version, and insisting on one would make those pages fail there.
 
     Returns
     -------
@@ -73,4 +76,8 @@ def seed_everything(seed: int | None = None, *, torch: bool | None = None) -> in
         import torch as _torch
 
         _torch.manual_seed(seed)  # also seeds every CUDA device
+        if _torch.cuda.is_available():
+            _torch.backends.cudnn.benchmark = False
+        else:
+            _torch.use_deterministic_algorithms(True)
     return seed

@@ -27,8 +27,26 @@ FORBIDDEN_CODE = {
     r"read_\w+\(\s*['\"]https?://": "reads data from the network",
     r"from_pretrained\(": "loads weights from a hub",
     r"get_rdataset\(|webuse\(": "downloads data (statsmodels)",
-    r"\btqdm\b": "draws a progress bar on stderr",
+    r"\btqdm\.(auto|notebook)\b": "draws a widget, which the offline site cannot render",
 }
+
+
+def stderr_progress_bars(code: str) -> list[str]:
+    """Each ``tqdm(...)`` call in ``code`` that does not pass ``file=sys.stdout``.
+
+    tqdm writes to stderr by default, which the build treats as an error; on stdout its last
+    state is what the page shows (the site keeps what follows a line's last carriage return).
+    """
+    found = []
+    for match in re.finditer(r"\btqdm\(", code):
+        depth, end = 1, match.end()
+        while end < len(code) and depth:
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            end += 1
+        call = code[match.start():end]
+        if not re.search(r"\bfile\s*=\s*sys\.stdout\b", call):
+            found.append(call)
+    return found
 
 
 def cells(page: Path):
@@ -62,6 +80,19 @@ def test_no_forbidden_code(page):
     code = "\n".join(c.source for c in code_cells(page))
     for pattern, why in FORBIDDEN_CODE.items():
         assert not re.search(pattern, code), f"{page}: code matching {pattern!r} {why}"
+    assert not stderr_progress_bars(code), (
+        f"{page}: a tqdm bar without file=sys.stdout writes to stderr, which fails the build: "
+        f"{stderr_progress_bars(code)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "n"),
+    [("tqdm(range(3), file=sys.stdout)", 0), ("for i in tqdm(range(3)):", 1),
+     ("tqdm(total=len(x(1)),\n     file=sys.stdout, ascii=True)", 0), ("bar = tqdm(total=3)", 1)],
+)
+def test_stderr_progress_bar_finder(code, n):
+    assert len(stderr_progress_bars(code)) == n
 
 
 @pytest.mark.parametrize("page", PAGES, ids=IDS)

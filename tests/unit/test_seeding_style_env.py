@@ -37,6 +37,8 @@ def test_seed_everything_seeds_torch_on_request():
     a = torch.rand(3)
     seed_everything(3, torch=True)
     assert torch.equal(a, torch.rand(3))
+    if not torch.cuda.is_available():  # a CPU run repeats exactly
+        assert torch.are_deterministic_algorithms_enabled()
 
 
 def test_seed_everything_leaves_torch_alone_when_told(monkeypatch):
