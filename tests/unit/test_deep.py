@@ -30,6 +30,10 @@ def test_make_loader_dtypes_and_batches():
     assert next(iter(floats))[1].dtype == torch.float32
     features_only = make_loader(np.zeros((3, 2)))
     assert len(next(iter(features_only))) == 1
+    tokens = make_loader(np.array([[1, 2], [3, 4]]), np.array([0, 1]), x_dtype=torch.int64)
+    assert next(iter(tokens))[0].dtype == torch.int64
+    with pytest.raises(TypeError, match="x_dtype must be a torch.dtype"):
+        make_loader(np.zeros((3, 2)), x_dtype="int64")
 
 
 def test_make_loader_shuffle_is_seeded():
@@ -41,6 +45,19 @@ def test_make_loader_shuffle_is_seeded():
     assert torch.equal(order(3), order(3))
     assert not torch.equal(order(3), order(4))
     assert sorted(order(3).tolist()) == list(range(20))
+
+
+def test_make_loader_matches_the_plain_dataloader():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y = torch.randn(50, 3), torch.randint(0, 2, (50,))
+    plain = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True,
+                       generator=torch.Generator().manual_seed(5))
+    ours = make_loader(X, y, batch_size=8, shuffle=True, seed=5)
+    assert len(ours) == len(plain) == 7
+    for _ in range(3):  # a new order every epoch, the same as DataLoader's
+        for (xa, ya), (xb, yb) in zip(plain, ours, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 def test_make_loader_bad_input():
