@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
-from mlbook_utils._validate import check_bool, check_int, check_seed
+from mlbook_utils._validate import check_bool, check_int, check_positive, check_seed
 
 _DEVICES = ("cuda", "cpu")
 
@@ -269,6 +269,7 @@ def fit(
     patience: int | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    clip_grad_norm: float | None = None,
 ) -> History:
     """Train ``model`` with the loop chapter 4 writes out; return its :class:`History`.
 
@@ -294,6 +295,9 @@ def fit(
         (the weights of the last epoch are kept).
     device:
         Where to train; ``None`` uses :func:`get_device`.
+    clip_grad_norm:
+        If given, rescale the gradients before each step so that their joint L2 norm is at most
+        this (``torch.nn.utils.clip_grad_norm_``), the usual guard for recurrent networks.
     progress:
         Show a tqdm bar over epochs with the latest losses. It writes to standard output, so a
         page's build (which fails on anything written to standard error) shows its last state.
@@ -311,6 +315,8 @@ def fit(
     """
     epochs = check_int("epochs", epochs, minimum=1)
     check_bool("progress", progress)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_positive("clip_grad_norm", clip_grad_norm)
     if patience is not None:
         patience = check_int("patience", patience, minimum=1)
         if val_loader is None:
@@ -337,6 +343,8 @@ def fit(
                 optimizer.zero_grad()
                 loss = loss_fn(model(xb), yb)
                 loss.backward()
+                if clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
                 optimizer.step()
                 if per_batch:
                     scheduler.step()

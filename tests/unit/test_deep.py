@@ -151,6 +151,21 @@ def test_fit_steps_schedulers_at_the_right_time():
         device="cpu", progress=False)  # stepped with the training loss: no error
 
 
+def test_fit_clips_gradients():
+    X, y = _regression(n=16)
+    y = 1e6 * y  # huge gradients: one unclipped SGD step would overshoot wildly
+    model = nn.Linear(3, 1)
+    nn.init.zeros_(model.weight), nn.init.zeros_(model.bias)
+    fit(model, make_loader(X, y, batch_size=16), loss_fn=nn.MSELoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=1.0), epochs=1, device="cpu",
+        progress=False, clip_grad_norm=0.5)
+    step = torch.cat([model.weight.detach().ravel(), model.bias.detach()])
+    assert float(torch.linalg.vector_norm(step)) == pytest.approx(0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="clip_grad_norm must be a finite number > 0"):
+        fit(model, make_loader(X, y), loss_fn=nn.MSELoss(), epochs=1, clip_grad_norm=0,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
+
+
 def test_fit_progress_bar_goes_to_stdout(capsys):
     X, y = _regression(n=32)
     model = nn.Linear(3, 1)
