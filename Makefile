@@ -29,7 +29,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
 # make test builds the PDF and EPUB before the page tests, which check them (tests/test_formats.py).
-.PHONY: help venv book pdf epub notebooks colab test test-unit test-service test-pages serve-pins clean distclean print-jb-flags print-seeds
+.PHONY: help venv book pdf epub notebooks colab test test-unit test-service test-pages bench-service serve-pins clean distclean print-jb-flags print-seeds
 
 help:
 	@echo "make book   - create .venv if needed, execute every page, build the site in _build/html"
@@ -129,6 +129,12 @@ test-service: venv
 	@cat _build/load-test.txt
 
 test: test-unit test-service book pdf epub test-pages
+
+# The service's speed, the scikit-learn path beside the ONNX path, with one and two uvicorn
+# workers: requests/s, p50 and p99 of /predict at concurrency 32, rows/s of 100-row batches.
+# A benchmark, not a test (a few minutes; the figures depend on what else runs on the machine).
+bench-service: venv
+	$(BIN)/python -m tools.bench_service
 
 # Regenerate deploy/requirements-serve.txt from the venv after changing a pin the service uses.
 serve-pins: venv

@@ -22,7 +22,10 @@ def export_model(root: str | os.PathLike[str], *, n_customers: int = 5000, seed:
     before the signup: a model should learn only from rows it can be asked about. The model is
     scored on a held-out quarter (ROC AUC and average precision) and saved as the next version
     under ``root/churn``, with ``seed``, ``n_customers`` and the number of refused rows in its
-    parameters.
+    parameters. The ONNX graph of the same model (:func:`mlbook_utils.onnxchurn.churn_to_onnx`),
+    which the service runs, is saved beside it, and the metadata records the range of the
+    training dates (``dates``: the earliest signup and the snapshot date the features count
+    back from), the only dates the model can say anything about.
 
     Returns
     -------
@@ -44,6 +47,7 @@ def export_model(root: str | os.PathLike[str], *, n_customers: int = 5000, seed:
     from sklearn.model_selection import train_test_split
 
     from mlbook_utils.churn import RAW_COLUMNS, build_churn_pipeline
+    from mlbook_utils.onnxchurn import churn_to_onnx
     from mlbook_utils.serving import Customer, to_records
     from mlbook_utils.synthetic import make_churn
     from mlbook_utils.versioning import save_model_version
@@ -69,10 +73,13 @@ def export_model(root: str | os.PathLike[str], *, n_customers: int = 5000, seed:
     proba = model.predict_proba(X_test)[:, 1]
     metrics = {"roc_auc": roc_auc_score(y_test, proba),
                "average_precision": average_precision_score(y_test, proba)}
+    dates = {"earliest": X_train["signup_date"].min().strftime("%Y-%m-%d"),
+             "snapshot": model.named_steps["features"].snapshot_date}
     return save_model_version(model, root, "churn", input_example=X_test.head(5), metrics=metrics,
                               params={"n_customers": n_customers, "seed": seed,
                                       "refused_rows": refused,
-                                      "classifier": type(model[-1]).__name__})
+                                      "classifier": type(model[-1]).__name__},
+                              onnx_model=churn_to_onnx(model), extra={"dates": dates})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,8 @@ from mlbook_utils._validate import check_int, check_positive
 
 #: The factory uvicorn imports in the server process.
 APP_FACTORY = "mlbook_utils.serving:app_from_env"
+#: uvicorn's HTTP/1.1 protocol with request deadlines and a connection cap (the image uses it too).
+HTTP_PROTOCOL = "mlbook_utils.httpguard:GuardedH11Protocol"
 
 
 def free_port() -> int:
@@ -69,7 +71,8 @@ def run_server(
     process on exit (SIGTERM, then SIGKILL after 10 s). The log goes to a temporary file that is
     removed.
 
-    ``env`` adds environment variables (``MLBOOK_ALLOWED_ORIGINS``, ``MLBOOK_MODEL_VERSION``...).
+    ``env`` adds environment variables (``MLBOOK_ALLOWED_ORIGINS``, ``MLBOOK_MODEL_VERSION``,
+    ``MLBOOK_ENGINE``, ``WEB_CONCURRENCY`` for the number of worker processes...).
     """
     import httpx
 
@@ -79,7 +82,7 @@ def run_server(
     with tempfile.TemporaryDirectory(prefix="mlbook-server-") as tmp:
         log_path = Path(tmp) / "server.log"
         port = free_port()
-        command = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory",
+        command = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--http", HTTP_PROTOCOL,
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                    "--log-level", log_level.lower()]
         child_env = {**os.environ, "MLBOOK_MODEL_ROOT": str(model_root),

@@ -3,6 +3,7 @@
 Layout under ``root``::
 
     root/<name>/v1/model.skops       the fitted estimator, in skops format (zip, compressed)
+    root/<name>/v1/model.onnx        optional: the same model as an ONNX graph (what the service runs)
     root/<name>/v1/metadata.json     version, time, metrics, input schema, library versions, sha256
     root/<name>/LATEST               the number of the version to serve (replaced atomically)
 
@@ -32,6 +33,7 @@ from mlbook_utils.envreport import library_versions
 #: refuses any other type, so a tampered file cannot make the loader build arbitrary objects.
 TRUSTED_TYPES: tuple[str, ...] = ("mlbook_utils.churn.ChurnFeatures", "numpy.dtype")
 MODEL_FILE = "model.skops"
+ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 LATEST_FILE = "LATEST"
 #: The distributions a saved model depends on: their versions are stored in its metadata
@@ -77,6 +79,8 @@ def save_model_version(
     params: Mapping[str, Any] | None = None,
     threshold: float = 0.5,
     make_latest: bool = True,
+    onnx_model: bytes | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> int:
     """Save a fitted estimator as the next version of ``name`` and return its number.
 
@@ -95,6 +99,11 @@ def save_model_version(
         The probability above which the service answers "churn".
     make_latest:
         Also point ``LATEST`` at the new version.
+    onnx_model:
+        The same model as a serialized ONNX graph (:func:`mlbook_utils.onnxchurn.churn_to_onnx`),
+        saved beside it as ``model.onnx``; its digest is ``metadata["onnx_sha256"]``.
+    extra:
+        More JSON-serializable metadata (``export_model`` stores the training data's dates).
 
     Examples
     --------
@@ -121,12 +130,16 @@ def save_model_version(
         raise TypeError("input_example must be a non-empty DataFrame")
     threshold = check_fraction("threshold", threshold)
     check_bool("make_latest", make_latest)
+    if onnx_model is not None and not isinstance(onnx_model, bytes):
+        raise TypeError(f"onnx_model must be bytes or None, got {type(onnx_model).__name__}")
     metrics = {str(k): float(v) for k, v in metrics.items()}
     folder = Path(root) / name
     number = max(list_versions(root, name), default=0) + 1
     target = folder / f"v{number}"
     target.mkdir(parents=True, exist_ok=False)
     sio.dump(model, target / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+    if onnx_model is not None:
+        (target / ONNX_FILE).write_bytes(onnx_model)
     example = input_example.head(5)
     metadata = {
         "name": name,
@@ -140,6 +153,8 @@ def save_model_version(
         "input_schema": {str(c): str(t) for c, t in example.dtypes.items()},
         "input_example": json.loads(example.to_json(orient="records", date_format="iso")),
         "libraries": library_versions(MODEL_LIBRARIES),
+        "onnx_sha256": None if onnx_model is None else hashlib.sha256(onnx_model).hexdigest(),
+        **dict(extra or {}),
     }
     (target / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
     if make_latest:
@@ -159,7 +174,8 @@ def load_model_version(
 
     Checks, each with an error that says what is wrong: the version exists; the file's
     sha256 matches the metadata (the file was not changed or truncated); the file holds no
-    type outside skops' defaults and ``trusted``; and, with ``check_libraries``, that
+    type outside skops' defaults and ``trusted``; the ONNX graph, if one was saved, matches its
+    sha256 too (:func:`load_onnx_model` reads it); and, with ``check_libraries``, that
     scikit-learn, numpy and pandas have the versions the model was saved with (a pickle-like
     format is only guaranteed to load in the same versions).
     """
@@ -206,5 +222,38 @@ def load_model_version(
     untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in set(trusted)]
     if untrusted:
         raise ValueError(f"{path} contains types that are not trusted: {untrusted}")
+    if metadata.get("onnx_sha256") is not None:
+        _read_onnx(target, metadata)
     model = sio.load(path, trusted=trusted)
     return model, metadata
+
+
+def _read_onnx(target: Path, metadata: Mapping[str, Any]) -> bytes:
+    path = target / ONNX_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{metadata['name']} v{metadata['version']} is incomplete: "
+                                f"{ONNX_FILE} is missing")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != metadata["onnx_sha256"]:
+        raise ValueError(f"{path} does not match the onnx_sha256 in its metadata: changed or corrupt")
+    return data
+
+
+def load_onnx_model(root: str | os.PathLike[str], name: str, version: int) -> bytes:
+    """The ONNX graph saved with version ``version`` of ``name``, checked against its sha256.
+
+    Raises ``ValueError`` when that version was saved without one (``onnx_model=None``).
+    A number, not ``"latest"``: call it with ``load_model_version(...)[1]["version"]``, so that
+    both artefacts come from the same version even if ``LATEST`` moves in between.
+    """
+    check_name(name)
+    if check_version(version) == "latest":
+        raise ValueError("version must be a number here, the one load_model_version returned")
+    target = Path(root) / name / f"v{version}"
+    try:
+        metadata = json.loads((target / METADATA_FILE).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name} has no version {version}; saved: {list_versions(root, name)}") from None
+    if metadata.get("onnx_sha256") is None:
+        raise ValueError(f"{name} v{version} was saved without an ONNX graph")
+    return _read_onnx(target, metadata)

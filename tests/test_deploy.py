@@ -88,6 +88,17 @@ def test_probes_ask_a_route_the_app_serves_on_the_container_port():
     assert c["livenessProbe"]["timeoutSeconds"] * c["livenessProbe"]["failureThreshold"] >= 3
 
 
+def test_workers_match_the_cpu_request():
+    """uvicorn's WEB_CONCURRENCY comes from the CPU request (whole cores, rounded up)."""
+    env = {e["name"]: e for e in container()["env"]}
+    ref = env["WEB_CONCURRENCY"]["valueFrom"]["resourceFieldRef"]
+    assert ref == {"containerName": container()["name"], "resource": "requests.cpu", "divisor": "1"}
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["api"]
+    cpus = float(compose["deploy"]["resources"]["limits"]["cpus"])
+    assert int(compose["environment"]["WEB_CONCURRENCY"]) == max(1, int(cpus)), "a worker per CPU"
+    assert image_env()["WEB_CONCURRENCY"] == "1"
+
+
 def test_resources_security_and_wiring():
     deployment, service, hpa = by_kind("Deployment"), by_kind("Service"), by_kind("HorizontalPodAutoscaler")
     c = container()
@@ -169,8 +180,13 @@ def test_runs_as_a_non_root_user_with_a_health_check():
 
 
 def test_command_starts_a_module_that_exists():
+    from mlbook_utils.serverrun import HTTP_PROTOCOL
+
     cmd = exec_form("CMD")
     assert cmd[0] == "uvicorn" and "--factory" in cmd
+    assert cmd[cmd.index("--http") + 1] == HTTP_PROTOCOL, "the protocol with deadlines for slow clients"
+    module, _, attr = HTTP_PROTOCOL.partition(":")
+    assert isinstance(getattr(importlib.import_module(module), attr), type)
     module, _, attr = cmd[1].partition(":")
     factory = getattr(importlib.import_module(module), attr)
     assert callable(factory)
@@ -240,7 +256,7 @@ def test_runtime_pins_are_complete_and_match_the_book():
     for name, version in pins.items():
         if name in book:
             assert version == book[name], f"{name}: {version} here, {book[name]} in requirements.txt"
-    for needed in ("fastapi", "uvicorn", "scikit-learn", "pandas", "skops"):
+    for needed in ("fastapi", "uvicorn", "scikit-learn", "pandas", "skops", "onnxruntime", "skl2onnx"):
         assert needed in pins
     assert "matplotlib" not in pins and "torch" not in pins
 
@@ -303,6 +319,7 @@ def test_the_image_environment_serves_with_its_own_command(image_build, tmp_path
     assert check.stdout.strip() == "mlbook-utils 0.1.0 requires matplotlib, which is not installed.", check.stdout
     assert subprocess.run([python, "-c", "import matplotlib"], capture_output=True).returncode != 0
     assert (models / "churn" / "v1" / "metadata.json").is_file(), "the build stage saved the model"
+    assert (models / "churn" / "v1" / "model.onnx").is_file(), "and its ONNX graph"
     env = {**image_env(), "HOME": str(tmp_path), "MLBOOK_MODEL_ROOT": str(models),
            "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}  # the image's /opt/venv/bin
     port = free_port()
@@ -321,5 +338,5 @@ def test_the_image_environment_serves_with_its_own_command(image_build, tmp_path
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=20)
-    assert "loaded churn v1" in out, out
+    assert "loaded churn v1 (engine onnx)" in out, out
     assert "Application shutdown complete" in out, out

@@ -60,10 +60,11 @@ PIP_NAMES = {
 }
 # mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
 SUBMODULE_NEEDS = {
-    "mlbook_utils.serving": {"fastapi", "skops"},
-    "mlbook_utils.serverrun": {"fastapi", "uvicorn", "httpx", "skops"},
-    "mlbook_utils.export": {"fastapi", "skops"},
+    "mlbook_utils.serving": {"fastapi", "skops", "onnxruntime"},
+    "mlbook_utils.serverrun": {"fastapi", "uvicorn", "httpx", "skops", "onnxruntime"},
+    "mlbook_utils.export": {"fastapi", "skops", "skl2onnx", "onnxruntime"},
     "mlbook_utils.versioning": {"skops"},
+    "mlbook_utils.onnxchurn": {"skl2onnx", "onnxruntime"},
 }
 NEVER_INSTALL = {"torch"}  # Colab's own build matches its GPU; a pip reinstall would replace it
 NOT_NEEDED = {"myst_nb"}  # replaced by the stand-in in the set-up cell

@@ -14,7 +14,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOTS = ("fastapi", "uvicorn", "scikit-learn", "pandas", "skops")
+ROOTS = ("fastapi", "uvicorn", "scikit-learn", "pandas", "skops", "onnxruntime", "skl2onnx")
 LINUX_311 = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
              "platform_system": "Linux", "os_name": "posix", "platform_machine": "x86_64",
              "implementation_name": "cpython", "platform_python_implementation": "CPython",

@@ -17,8 +17,8 @@ from mlbook_utils.export import export_model, main
 from mlbook_utils.serverrun import LoadTestResult, free_port, load_test, run_server
 from mlbook_utils.serving import EXAMPLE_CUSTOMER, Batch, Customer, create_app, to_records
 from mlbook_utils.versioning import (
-    LATEST_FILE, METADATA_FILE, MODEL_FILE, MODEL_LIBRARIES, list_versions, load_model_version,
-    save_model_version, set_latest,
+    LATEST_FILE, METADATA_FILE, MODEL_FILE, MODEL_LIBRARIES, ONNX_FILE, list_versions,
+    load_model_version, load_onnx_model, save_model_version, set_latest,
 )
 
 GOOD = dict(EXAMPLE_CUSTOMER)
@@ -31,10 +31,18 @@ def fitted():
     return build_churn_pipeline().fit(X, y), X
 
 
+@pytest.fixture(scope="module")
+def fitted_onnx(fitted):
+    from mlbook_utils.onnxchurn import churn_to_onnx
+
+    return churn_to_onnx(fitted[0])
+
+
 @pytest.fixture()
-def store(tmp_path, fitted):
+def store(tmp_path, fitted, fitted_onnx):
     model, X = fitted
-    save_model_version(model, tmp_path, "churn", input_example=X.head(3), metrics={"auc": 0.8})
+    save_model_version(model, tmp_path, "churn", input_example=X.head(3), metrics={"auc": 0.8},
+                       onnx_model=fitted_onnx)
     return tmp_path
 
 
@@ -46,6 +54,50 @@ def test_save_and_load_round_trip(store, fitted):
     assert list(meta["input_schema"]) == list(RAW_COLUMNS)
     assert meta["libraries"] == library_versions(MODEL_LIBRARIES)
     assert (store / "churn" / LATEST_FILE).read_text() == "1\n"
+
+
+def test_the_onnx_graph_is_stored_with_its_digest(store, fitted_onnx, tmp_path_factory, fitted):
+    meta = load_model_version(store, "churn")[1]
+    assert load_onnx_model(store, "churn", meta["version"]) == fitted_onnx
+    assert meta["onnx_sha256"] and (store / "churn" / "v1" / ONNX_FILE).is_file()
+    with pytest.raises(ValueError, match="a number here"):
+        load_onnx_model(store, "churn", "latest")
+    with pytest.raises(FileNotFoundError, match="no version 4"):
+        load_onnx_model(store, "churn", 4)
+    path = store / "churn" / "v1" / ONNX_FILE
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    for load in (lambda: load_model_version(store, "churn"), lambda: load_onnx_model(store, "churn", 1)):
+        with pytest.raises(ValueError, match="onnx_sha256"):
+            load()
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match="model.onnx is missing"):
+        load_model_version(store, "churn")
+    plain = tmp_path_factory.mktemp("plain")
+    save_model_version(fitted[0], plain, "churn", input_example=fitted[1].head(3), metrics={})
+    assert load_model_version(plain, "churn")[1]["onnx_sha256"] is None
+    with pytest.raises(ValueError, match="without an ONNX graph"):
+        load_onnx_model(plain, "churn", 1)
+    with pytest.raises(TypeError, match="onnx_model must be bytes"):
+        save_model_version(fitted[0], plain, "churn", input_example=fitted[1], metrics={}, onnx_model="x")
+
+
+def test_onnx_matches_scikit_learn_with_gaps_cents_and_swapped_dates(fitted, fitted_onnx):
+    from mlbook_utils.onnxchurn import PARITY_TOLERANCE, OnnxChurnModel, churn_to_onnx, max_parity_error
+
+    model, _ = fitted
+    fast = OnnxChurnModel(fitted_onnx, model.named_steps["features"].snapshot_date)
+    df = make_churn(600, seed=5)  # messy: missing values, charges in cents, swapped dates
+    X = df[list(RAW_COLUMNS)]
+    assert X.isna().any().any() and (X["monthly_charges"] > 1000).any()
+    assert (X["last_login_date"] < X["signup_date"]).any()
+    assert max_parity_error(model, fast, X) < PARITY_TOLERANCE
+    record = to_records(X.head(1))[0]
+    one = fast.predict_proba({k: [v] for k, v in record.items()})
+    assert one.shape == (1,) and one.dtype == np.float64
+    with pytest.raises(TypeError, match="build_churn_pipeline"):
+        churn_to_onnx(model[-1])
+    with pytest.raises(TypeError, match="bytes"):
+        OnnxChurnModel("model.onnx", "2025-12-31")
 
 
 def test_versions_sort_numerically_and_latest_moves(store, fitted):
@@ -115,6 +167,9 @@ def test_a_damaged_store_is_refused_with_the_reason(store):
     (folder / "v1" / MODEL_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="model.skops is missing"):
         load_model_version(store, "churn", 1)
+    with pytest.raises(FileNotFoundError, match="no version 1"):
+        (folder / "v1" / METADATA_FILE).unlink()
+        load_onnx_model(store, "churn", 1)
 
 
 def test_a_changed_file_is_refused(store):
@@ -192,8 +247,18 @@ def test_create_app_refuses_unsafe_or_bad_settings(tmp_path):
         create_app(tmp_path, allow_origins=["https://a.example"], allow_credentials="false")
     with pytest.raises(TypeError, match="non-empty strings"):
         create_app(tmp_path, allow_origins=["https://a.example", ""])
+    with pytest.raises(ValueError, match="engine must be one of"):
+        create_app(tmp_path, engine="torch")
+    with pytest.raises(ValueError, match="max_in_flight"):
+        create_app(tmp_path, max_in_flight=0)
+    with pytest.raises(TypeError, match="docs must be True or False"):
+        create_app(tmp_path, docs="yes")
     routes = {r.path for r in create_app(tmp_path, allow_origins=["*"]).routes}
     assert {"/health", "/metadata", "/predict", "/predict/batch"} <= routes
+    assert not routes & {"/docs", "/redoc", "/openapi.json"}, "the docs are off by default"
+    assert {"/docs", "/openapi.json"} <= {r.path for r in create_app(tmp_path, docs=True).routes}
+    heads = {r.path for r in create_app(tmp_path).routes if "HEAD" in getattr(r, "methods", ())}
+    assert heads == {"/health", "/metadata"}
 
 
 def test_export_model_and_main(tmp_path, capsys):
@@ -279,6 +344,10 @@ def test_app_from_env_needs_the_model_root(monkeypatch):
     ("MLBOOK_MODEL_VERSION", "0", ValueError, "MLBOOK_MODEL_VERSION must be >= 1"),
     ("MLBOOK_MODEL_NAME", "../x", ValueError, "MLBOOK_MODEL_NAME must be"),
     ("MLBOOK_LOG_LEVEL", "loud", ValueError, "MLBOOK_LOG_LEVEL must be"),
+    ("MLBOOK_ENGINE", "torch", ValueError, "MLBOOK_ENGINE must be one of onnx, sklearn"),
+    ("MLBOOK_MAX_IN_FLIGHT", "0", ValueError, "MLBOOK_MAX_IN_FLIGHT must be a whole number >= 1"),
+    ("MLBOOK_MAX_IN_FLIGHT", "lots", ValueError, "MLBOOK_MAX_IN_FLIGHT must be"),
+    ("MLBOOK_DOCS", "yes", ValueError, "MLBOOK_DOCS must be 0 or 1"),
 ])
 def test_app_from_env_names_the_bad_variable(monkeypatch, tmp_path, variable, value, error, says):
     from mlbook_utils.serving import app_from_env
@@ -311,10 +380,30 @@ def test_served_probabilities_are_the_in_process_ones_with_missing_text(store, f
     df = df[df["last_login_date"] >= df["signup_date"]]
     X = df[list(RAW_COLUMNS)]
     assert X["payment_method"].isna().any(), "the test needs rows with a missing category"
-    with run_server(store) as server:
-        answer = httpx.post(f"{server.url}/predict/batch", json={"customers": to_records(X)})
-    served = np.array([p["churn_probability"] for p in answer.json()["predictions"]])
-    assert np.abs(served - model.predict_proba(X)[:, 1]).max() < 1e-9
+    for engine, tolerance in (("sklearn", 1e-12), ("onnx", 1e-5)):  # ONNX Runtime: float32
+        with run_server(store, env={"MLBOOK_ENGINE": engine}) as server:
+            answer = httpx.post(f"{server.url}/predict/batch", json={"customers": to_records(X)})
+            assert httpx.get(f"{server.url}/metadata").json()["engine"] == engine
+        served = np.array([p["churn_probability"] for p in answer.json()["predictions"]])
+        assert np.abs(served - model.predict_proba(X)[:, 1]).max() < tolerance, engine
+
+
+def test_the_service_refuses_an_onnx_graph_that_disagrees_with_its_model(tmp_path, fitted):
+    """Both artefacts intact (their digests match) but from different models: no start."""
+    import httpx
+
+    from mlbook_utils.onnxchurn import churn_to_onnx
+
+    model, X = fitted
+    other = make_churn(400, seed=9)
+    other_model = build_churn_pipeline().fit(other[list(RAW_COLUMNS)], other["churned"])
+    save_model_version(model, tmp_path, "churn", input_example=X.head(3), metrics={},
+                       onnx_model=churn_to_onnx(other_model))
+    with pytest.raises(RuntimeError, match="differ from the scikit-learn pipeline's"):
+        with run_server(tmp_path):
+            pass
+    with run_server(tmp_path, env={"MLBOOK_ENGINE": "sklearn"}) as server:  # no graph used
+        assert httpx.get(f"{server.url}/health").status_code == 200
 
 
 def test_create_app_refuses_a_fastapi_without_the_body_limit(tmp_path, monkeypatch):
@@ -327,3 +416,65 @@ def test_create_app_refuses_a_fastapi_without_the_body_limit(tmp_path, monkeypat
     monkeypatch.setattr(fastapi, "FastAPI", OldFastAPI)
     with pytest.raises(RuntimeError, match="FastAPI 0.164 or newer"):
         create_app(tmp_path)
+
+
+# ---------------------------------------------------------------- parsing and logging rules
+
+@pytest.mark.parametrize(("body", "error", "says"), [
+    (b'{"age": 1, "age": 2}', ValueError, "same key twice"),
+    (b'{"customers": [{"a": 1}, {"b": 1, "b": 1}]}', ValueError, "same key twice"),
+    ('{"age": 1}'.encode("utf-16"), UnicodeError, "."),
+    ('{"age": 1}'.encode("utf-16-le"), UnicodeError, "NUL"),
+    ('{"age": 1}'.encode("utf-32"), UnicodeError, "."),
+    ('{"region": "w\u00e9st"}'.encode("latin-1"), UnicodeError, "can't decode"),
+    (b'{"age": ' + b"9" * 40 + b"}", ValueError, "40 characters"),
+    (b'{"age": 1.' + b"5" * 5000 + b"}", ValueError, "characters, at most"),
+    (b'{"age": 1e99999}', ValueError, "."),  # 8 characters: parsed, inf (the schema refuses it)
+])
+def test_parse_json_body_refuses_what_the_contract_excludes(body, error, says):
+    from mlbook_utils.serving import parse_json_body
+
+    if body == b'{"age": 1e99999}':
+        assert parse_json_body(body) == {"age": float("inf")}
+        return
+    with pytest.raises(error, match=says):
+        parse_json_body(body)
+
+
+def test_parse_json_body_keeps_what_json_allows():
+    from mlbook_utils.serving import parse_json_body
+
+    text = json.dumps({"customers": [GOOD, GOOD], "é": "ü"}).encode()
+    assert parse_json_body(text) == json.loads(text)
+    assert np.isnan(parse_json_body(b'{"age": NaN}')["age"]), "read, then refused as not finite"
+
+
+def test_log_text_is_escaped_and_capped():
+    from mlbook_utils.serving import _printable
+
+    assert _printable("/predict") == "/predict"
+    assert _printable("/a\nb\r\x1b[31m\x7f") == "/a\\x0ab\\x0d\\x1b[31m\\x7f"
+    assert _printable("/caf\u00e9") == "/caf\\xe9"
+    assert len(_printable("x" * 10_000)) == 203
+
+
+def test_dates_must_be_text_in_iso_form():
+    for bad in (1736640000, 1736640000.0, "2025-01-12T00:00:00", "12/01/2025", "2025-1-12"):
+        with pytest.raises(ValueError, match="YYYY-MM-DD"):
+            Customer.model_validate({**GOOD, "signup_date": bad})
+    for bad in ("0001-01-01", "9999-12-31"):
+        with pytest.raises(ValueError, match="than or equal"):
+            Customer.model_validate({**GOOD, "signup_date": bad, "last_login_date": bad})
+
+
+def test_the_connection_guard_reads_its_settings(monkeypatch):
+    from mlbook_utils.httpguard import _setting
+
+    monkeypatch.setenv("MLBOOK_REQUEST_TIMEOUT_S", " 2.5 ")
+    assert _setting("MLBOOK_REQUEST_TIMEOUT_S", 10.0, 0.1) == 2.5
+    monkeypatch.delenv("MLBOOK_REQUEST_TIMEOUT_S")
+    assert _setting("MLBOOK_REQUEST_TIMEOUT_S", 10.0, 0.1) == 10.0
+    for bad in ("0", "-1", "soon", "nan"):
+        monkeypatch.setenv("MLBOOK_MAX_CONNECTIONS", bad)
+        with pytest.raises(ValueError, match="MLBOOK_MAX_CONNECTIONS must be a number >= 1"):
+            _setting("MLBOOK_MAX_CONNECTIONS", 1000, 1)
