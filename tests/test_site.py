@@ -52,6 +52,26 @@ def test_no_warning_in_any_output(site, page):
     assert not found, f"{page} shows warnings or errors to readers:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_redrawn_lines_show_their_last_state(site, page):
+    # A progress bar redraws its line with carriage returns; a reader should see its last state,
+    # as in Jupyter, not every state run together (book/_ext/mlbook_sphinx.py).
+    soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")
+    redrawn = [o.get_text()[:200] for o in soup.select(".cell_output") if "\r" in o.get_text()]
+    assert not redrawn, f"{page}: outputs still hold carriage returns: {redrawn}"
+
+
+def test_overwritten_lines():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from mlbook_sphinx import _overwritten_lines
+
+    assert _overwritten_lines("  0%|   | 0/3\r100%|###| 3/3\n") == "100%|###| 3/3\n"
+    assert _overwritten_lines("a\r\nb\rc\n") == "a\nc\n"  # a CRLF line ending is kept
+    assert _overwritten_lines("no bar\n") == "no bar\n"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_unrendered_markup(site, page):
     soup = BeautifulSoup(html_of(page).read_text(encoding="utf-8"), "html.parser")

@@ -316,6 +316,46 @@ def _add_static_folder(app: Sphinx, config) -> None:
     config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
+def _overwritten_lines(text: str) -> str:
+    """What a terminal shows of ``text``: each line from its last carriage return on.
+
+    A progress bar redraws itself by writing ``\\r`` and the new state; Jupyter's front ends
+    keep only the last state, myst-nb keeps every one. ``"a\\rb\\n"`` becomes ``"b\\n"``.
+    """
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
+def _redraw_stream_outputs(app: Sphinx, doctree) -> None:
+    """Show a redrawn line (a progress bar) in its last state, as Jupyter does.
+
+    A kernel sends what a cell prints in chunks, and a bar's redraw (``\\r`` and the new state)
+    usually arrives as a chunk of its own, which myst-nb renders as a block of its own. Runs of
+    adjacent stream blocks of the same kind are joined, as the kernel meant them, and each line
+    keeps what follows its last carriage return.
+    """
+    joined: set[int] = set()
+    for block in list(doctree.findall(nodes.literal_block)):
+        classes = block.get("classes", [])
+        if "output" not in classes or "stream" not in classes or id(block) in joined:
+            continue
+        text = block.astext()
+        following = []
+        sibling = block.next_node(descend=False, siblings=True)
+        while (isinstance(sibling, nodes.literal_block) and sibling.get("classes") == classes):
+            following.append(sibling)
+            text += sibling.astext()
+            sibling = sibling.next_node(descend=False, siblings=True)
+        if "\r" not in text:
+            continue
+        for extra in following:
+            joined.add(id(extra))
+            extra.parent.remove(extra)
+        shown = _overwritten_lines(text)
+        block.children = [nodes.Text(shown)]
+        block.rawsource = shown
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _add_static_folder)
     app.add_css_file("mlbook.css")  # wide display math scrolls; equation numbers beside it
@@ -326,6 +366,7 @@ def setup(app: Sphinx) -> dict:
     app.add_node(errata_list_node)
     app.add_directive("erratum", ErratumDirective)
     app.add_directive("errata-list", ErrataListDirective)
+    app.connect("doctree-read", _redraw_stream_outputs)
     app.connect("doctree-read", _collect_errata)
     app.connect("doctree-read", _remember_errata_page)
     app.connect("env-purge-doc", _purge_errata)
