@@ -56,7 +56,7 @@ PIP_NAMES = {
     "onnxruntime": "onnxruntime", "onnx": "onnx", "skops": "skops", "yaml": "pyyaml",
     "IPython": "ipython", "cloudpickle": "cloudpickle", "PIL": "pillow",
     "threadpoolctl": "threadpoolctl", "kubernetes_validate": "kubernetes-validate",
-    "packaging": "packaging", "kubernetes": "kubernetes",
+    "packaging": "packaging", "kubernetes": "kubernetes", "tqdm": "tqdm",
 }
 # mlbook_utils modules whose libraries are not the package's own dependencies (the `serve` extra)
 SUBMODULE_NEEDS = {
@@ -65,6 +65,7 @@ SUBMODULE_NEEDS = {
     "mlbook_utils.export": {"fastapi", "skops", "skl2onnx", "onnxruntime"},
     "mlbook_utils.versioning": {"skops"},
     "mlbook_utils.onnxchurn": {"skl2onnx", "onnxruntime"},
+    "mlbook_utils.deep": {"tqdm"},  # and torch, which Colab ships (NEVER_INSTALL)
 }
 NEVER_INSTALL = {"torch"}  # Colab's own build matches its GPU; a pip reinstall would replace it
 NOT_NEEDED = {"myst_nb"}  # replaced by the stand-in in the set-up cell
