@@ -130,9 +130,11 @@ def colab_stack_env(tmp_path_factory):
     package_wheel(wheels)
     pins = _pins()
     floors = [f"{pip}=={floor}.*" for pip, floor in read_minimums()[RUN_WITH_UPGRADE].items()]
-    # skops: what the pipeline page's serving schema needs and Colab lacks, at the book's pin.
+    # skops and onnxruntime: what the pipeline page's import of mlbook_utils.serving makes its
+    # set-up cell install (tools/colab.py, SUBMODULE_NEEDS) and Colab lacks, at the book's pins.
     subprocess.run([*env["pip"], "download", "--quiet", "--progress-bar", "off", "--dest",
-                    str(wheels), f"skops=={pins['skops']}", *floors], check=True, capture_output=True)
+                    str(wheels), f"skops=={pins['skops']}", f"onnxruntime=={pins['onnxruntime']}",
+                    *floors], check=True, capture_output=True)
     print(env["note"])
     return env
 
